@@ -1,0 +1,130 @@
+import type { CacheEntry } from './entry.js';
+import { makeEntry } from './entry.js';
+import { AbortedError, StorageError } from './errors.js';
+import { assertStorable } from './storable.js';
+import type { ComputeCall, ComputeFn } from './policy.js';
+
+/**
+ * The parts of the cache a running compute needs: kept narrow so a call is cheap to build.
+ *
+ * @example
+ * ```ts
+ * const engine: CallEngine = cache; // the Cache class implements it
+ * ```
+ */
+export interface CallEngine {
+  readonly closed: boolean;
+  /** Aborted when the cache closes. */
+  readonly closing: AbortSignal;
+  clock(): number;
+  /** Stores an entry on every tier; rejects with NotSerializableError or StorageError. */
+  store(key: string, storageKey: string, entry: CacheEntry): Promise<void>;
+  /** Tracks a running compute so that `close()` can abort it. */
+  track(controller: AbortController): void;
+  untrack(controller: AbortController): void;
+  /** Registers a running compute so that a write to its key supersedes it. */
+  beginCompute(call: PipelineCall): void;
+  endCompute(call: PipelineCall): void;
+  computeFinished(ok: boolean): void;
+}
+
+/**
+ * One compute travelling the pipeline (see {@link ComputeCall}).
+ *
+ * @example
+ * ```ts
+ * const call = new PipelineCall(engine, 'k', '0::k', 1_000, 1_000, undefined, () => 42);
+ * await call.run(); // 42, stored
+ * ```
+ */
+export class PipelineCall implements ComputeCall {
+  private controller: AbortController | undefined;
+  private superseded = false;
+  /** When the running compute started, on the cache's clock (NaN before the first run). */
+  startedAt = Number.NaN;
+
+  constructor(
+    private readonly engine: CallEngine,
+    readonly key: string,
+    readonly storageKey: string,
+    readonly ttl: number,
+    readonly maxAge: number,
+    public entry: CacheEntry | undefined,
+    private readonly fn: ComputeFn<unknown>,
+  ) {}
+
+  async run(): Promise<unknown> {
+    const engine = this.engine;
+    if (engine.closed) throw new AbortedError(this.key, 'the cache closed before the compute could start');
+    const controller = new AbortController();
+    this.controller = controller;
+    this.superseded = false;
+    const startedAt = (this.startedAt = engine.clock());
+    engine.track(controller);
+    engine.beginCompute(this);
+    let ok = false;
+    try {
+      const value = await untilClosed(() => this.fn({ key: this.key, signal: controller.signal, stale: this.entry?.value }), engine.closing, this.key);
+      // A compute aborted by a hard timeout or close() must not store what it produced late.
+      if (controller.signal.aborted) throw controller.signal.reason;
+      const storedAt = engine.clock();
+      const entry = makeEntry(value, storedAt, this.ttl, this.maxAge, Math.max(0, storedAt - startedAt));
+      if (this.superseded) {
+        // A set, delete or clear of the key landed while this compute ran: it is newer than what
+        // this compute began from, so the result goes to this caller only.
+        assertStorable(value, this.key);
+      } else {
+        try {
+          await engine.store(this.key, this.storageKey, entry);
+          this.entry = entry;
+        } catch (err) {
+          // The caller still gets the value it asked for; the failed write was reported by the tier.
+          if (!(err instanceof StorageError)) throw err;
+        }
+      }
+      ok = true;
+      return value;
+    } finally {
+      engine.endCompute(this);
+      engine.untrack(controller);
+      if (this.controller === controller) this.controller = undefined;
+      engine.computeFinished(ok);
+    }
+  }
+
+  abort(reason: Error): void {
+    this.controller?.abort(reason);
+  }
+
+  /** A write to the key landed while this compute ran: its result must not be stored. */
+  supersede(): void {
+    this.superseded = true;
+  }
+}
+
+/**
+ * Runs `fn` and settles with it, or rejects with AbortedError as soon as the cache closes, so
+ * that a function ignoring its signal cannot hold its caller (or close()) forever. A hard
+ * timeout does not cut it short here: its caller already has its error, and the compute keeps
+ * its lease until it settles, so no second compute of the key starts beside it. The function's
+ * late outcome is observed, never left unhandled.
+ */
+function untilClosed<T>(fn: () => T | Promise<T>, closing: AbortSignal, key: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onClose = (): void => reject(new AbortedError(key, 'the cache was closed'));
+    if (closing.aborted) return onClose();
+    closing.addEventListener('abort', onClose, { once: true });
+    const settle = (): void => closing.removeEventListener('abort', onClose);
+    let running: Promise<T>;
+    try {
+      running = Promise.resolve(fn());
+    } catch (err) {
+      settle();
+      return reject(err);
+    }
+    running.then(
+      (value) => { settle(); resolve(value); },
+      (err: unknown) => { settle(); reject(err); },
+    );
+  });
+}

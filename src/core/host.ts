@@ -1,0 +1,173 @@
+import { setTimeout as delay } from 'node:timers/promises';
+import type { CacheEntry } from './entry.js';
+import { isFresh } from './entry.js';
+import { AbortedError, LeaseWaitTimeoutError } from './errors.js';
+import type { CacheEventEmitter } from './events.js';
+import type { PolicyHost } from './policy.js';
+import type { StatsCounters } from './stats.js';
+import type { Lease, LeaseStore } from './tier.js';
+
+/**
+ * What the policy host needs from the cache.
+ *
+ * @example
+ * ```ts
+ * const host = createPolicyHost(cache);
+ * ```
+ */
+export interface HostEngine {
+  readonly clock: () => number;
+  readonly random: () => number;
+  readonly counters: StatsCounters;
+  readonly events: CacheEventEmitter;
+  readonly leases: LeaseStore;
+  /** Aborted when the cache closes: wakes every sleeper. */
+  readonly closing: AbortSignal;
+  /** Reads the shared tiers only (fresh snapshot), promoting a fresh hit to the process tier. */
+  readShared(key: string, storageKey: string): Promise<CacheEntry | undefined>;
+  /** Remembers background work so that close() can wait for it to settle. */
+  adopt(work: Promise<unknown>): void;
+  newToken(): string;
+}
+
+/** First and longest pause between two looks while waiting for another caller's compute, ms. */
+const FIRST_POLL = 2;
+const LONGEST_POLL = 50;
+
+/**
+ * Builds the {@link PolicyHost} a cache lends its policies.
+ *
+ * @example
+ * ```ts
+ * const stage = barrier().create(createPolicyHost(engine));
+ * ```
+ */
+export function createPolicyHost(engine: HostEngine): PolicyHost {
+  const refreshing = new Set<string>();
+  // A lease is re-entrant within one call: when an outer stage (serveStale) already holds the
+  // key's lease, an inner one (barrier) borrows it instead of waiting for itself.
+  const held = new WeakMap<object, Lease>();
+  const borrows = new Map<Lease, number>();
+  const leaseCalls = new WeakMap<Lease, object>();
+
+  const host: PolicyHost = {
+    now: engine.clock,
+    random: engine.random,
+    leaseScope: engine.leases.scope,
+
+    async tryLease(call, ttl) {
+      const mine = held.get(call);
+      if (mine !== undefined) {
+        borrows.set(mine, (borrows.get(mine) ?? 0) + 1);
+        return mine;
+      }
+      const grant = await engine.leases.acquire(call.storageKey, engine.newToken(), ttl);
+      if (!grant.acquired) return undefined;
+      if (grant.tookOver) {
+        engine.counters.leaseTakeovers++;
+        engine.events.emit('lease-takeover', { key: call.key });
+      }
+      held.set(call, grant.lease);
+      leaseCalls.set(grant.lease, call);
+      return grant.lease;
+    },
+
+    async releaseLease(lease: Lease) {
+      const lent = borrows.get(lease);
+      if (lent !== undefined) {
+        if (lent <= 1) borrows.delete(lease);
+        else borrows.set(lease, lent - 1);
+        return;
+      }
+      const call = leaseCalls.get(lease);
+      if (call !== undefined && held.get(call) === lease) held.delete(call);
+      leaseCalls.delete(lease);
+      try {
+        await engine.leases.release(lease.key, lease.token);
+      } catch (error) {
+        // An unreleased lease expires by itself; report, never fail the caller for it.
+        engine.counters.errors++;
+        engine.events.emit('tier-error', { tier: 'leases', operation: 'release', error });
+      }
+    },
+
+    async leaseHolder(call) {
+      return engine.leases.holder(call.storageKey);
+    },
+
+    readShared(call) {
+      return engine.readShared(call.key, call.storageKey);
+    },
+
+    async waitForEntry(call, maxWait) {
+      const started = engine.clock();
+      let pause = FIRST_POLL;
+      for (;;) {
+        await host.sleep(pause, call.key);
+        pause = Math.min(LONGEST_POLL, pause * 2);
+        const entry = await engine.readShared(call.key, call.storageKey);
+        if (entry !== undefined && isFresh(entry, engine.clock())) return entry;
+        if ((await engine.leases.holder(call.storageKey)) === undefined) {
+          // The holder finished (its value may have landed just now) or gave up: look once more.
+          const last = await engine.readShared(call.key, call.storageKey);
+          return last !== undefined && isFresh(last, engine.clock()) ? last : undefined;
+        }
+        const waited = engine.clock() - started;
+        if (waited >= maxWait) throw new LeaseWaitTimeoutError(call.key, waited);
+      }
+    },
+
+    refreshInBackground(call, source, leaseTtl) {
+      if (refreshing.has(call.storageKey) || engine.closing.aborted) return;
+      refreshing.add(call.storageKey);
+      const seen = call.entry;
+      const work = (async () => {
+        const lease = await host.tryLease(call, leaseTtl);
+        if (lease === undefined) return;
+        try {
+          // Double check: another process may have refreshed since this caller read the entry.
+          const current = await engine.readShared(call.key, call.storageKey);
+          if (current !== undefined && (seen === undefined || current.storedAt > seen.storedAt)) return;
+          if (source === 'xfetch') engine.counters.earlyRefreshes++;
+          else engine.counters.staleRefreshes++;
+          const started = engine.clock();
+          await call.run();
+          engine.events.emit('refresh', { key: call.key, source, duration: engine.clock() - started });
+        } finally {
+          await host.releaseLease(lease);
+        }
+      })();
+      host.watchBackground(call, source, work);
+      void work.then(
+        () => refreshing.delete(call.storageKey),
+        () => refreshing.delete(call.storageKey),
+      );
+    },
+
+    watchBackground(call, source, work) {
+      const observed = work.then(undefined, (error: unknown) => {
+        engine.counters.backgroundErrors++;
+        engine.events.emit('background-error', { key: call.key, source, error });
+      });
+      engine.adopt(observed);
+    },
+
+    count(counter) {
+      engine.counters[counter]++;
+    },
+
+    emit(name, event) {
+      engine.events.emit(name, event);
+    },
+
+    async sleep(ms, key) {
+      try {
+        await delay(ms, undefined, { signal: engine.closing });
+      } catch {
+        throw new AbortedError(key, 'the cache closed while waiting');
+      }
+    },
+  };
+  return host;
+}
+

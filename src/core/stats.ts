@@ -1,0 +1,100 @@
+/**
+ * Counters of what the cache and its policies did since it was created.
+ *
+ * @example
+ * ```ts
+ * const { hits, misses, computes } = cache.stats();
+ * console.log(hits.memory, hits.lmdb, misses, computes);
+ * ```
+ */
+export interface CacheStats {
+  /** Fresh hits answered by each tier, by tier name. */
+  readonly hits: Readonly<Record<string, number>>;
+  /** Reads that found no fresh value anywhere. */
+  readonly misses: number;
+  /** Compute functions run to completion (foreground and background). */
+  readonly computes: number;
+  /** Compute functions that threw or were aborted. */
+  readonly computeErrors: number;
+  readonly sets: number;
+  readonly deletes: number;
+  /** Entries evicted by a bound or swept after their grand timeout, all tiers. */
+  readonly evictions: number;
+  /** Stored records that could not be decoded (read as misses). */
+  readonly corrupt: number;
+  /** Tier failures: commits, reads, servers. */
+  readonly errors: number;
+  /** Copies dropped from this process because another process or machine changed the key. */
+  readonly invalidations: number;
+  /** Stale values returned by serveStale or a soft timeout. */
+  readonly staleServed: number;
+  /** Background refreshes started early by xfetch. */
+  readonly earlyRefreshes: number;
+  /** Background refreshes started because a stale value was served. */
+  readonly staleRefreshes: number;
+  /** Background work (refreshes, abandoned computes) that failed. */
+  readonly backgroundErrors: number;
+  /** Callers that waited for another caller's compute. */
+  readonly leaseWaits: number;
+  /** Leases taken over after their holder died or overran. */
+  readonly leaseTakeovers: number;
+  /** Computes shared through coalesce instead of run again. */
+  readonly coalesced: number;
+  readonly coldErrors: number;
+  readonly softTimeouts: number;
+  readonly hardTimeouts: number;
+}
+
+/**
+ * A counter name, for policies that count through `host.count()`.
+ *
+ * @example
+ * ```ts
+ * host.count('staleServed');
+ * ```
+ */
+export type Counter = Exclude<keyof CacheStats, 'hits'>;
+
+/**
+ * The mutable counters behind `stats()`. Plain fields: incrementing costs a store.
+ *
+ * @example
+ * ```ts
+ * const c = new StatsCounters(['memory']); c.misses++; c.snapshot().misses; // 1
+ * ```
+ */
+export class StatsCounters {
+  readonly tierHits: number[];
+  /** Hits of the process tier on the hot path, kept apart from the array so counting costs one field store. */
+  processHits = 0;
+  misses = 0;
+  computes = 0;
+  computeErrors = 0;
+  sets = 0;
+  deletes = 0;
+  evictions = 0;
+  corrupt = 0;
+  errors = 0;
+  invalidations = 0;
+  staleServed = 0;
+  earlyRefreshes = 0;
+  staleRefreshes = 0;
+  backgroundErrors = 0;
+  leaseWaits = 0;
+  leaseTakeovers = 0;
+  coalesced = 0;
+  coldErrors = 0;
+  softTimeouts = 0;
+  hardTimeouts = 0;
+
+  constructor(private readonly tierNames: readonly string[]) {
+    this.tierHits = tierNames.map(() => 0);
+  }
+
+  snapshot(): CacheStats {
+    const hits: Record<string, number> = {};
+    this.tierNames.forEach((name, i) => { hits[name] = (this.tierHits[i] ?? 0) + (i === 0 ? this.processHits : 0); });
+    const { tierHits: _h, tierNames: _n, processHits: _p, ...counters } = this;
+    return { hits, ...counters };
+  }
+}

@@ -1,0 +1,162 @@
+import type { Clock } from './clock.js';
+import type { CacheEntry } from './entry.js';
+
+/**
+ * Who shares a tier: `process` (one process's memory), `machine` (every process on the host,
+ * like an LMDB file) or `cluster` (every machine, like Redis).
+ *
+ * @example
+ * ```ts
+ * const scope: TierScope = 'machine';
+ * ```
+ */
+export type TierScope = 'process' | 'machine' | 'cluster';
+
+/**
+ * A value or a promise of it: local tiers answer synchronously, remote ones asynchronously.
+ *
+ * @example
+ * ```ts
+ * const read: MaybePromise<number> = 1;
+ * ```
+ */
+export type MaybePromise<T> = T | Promise<T>;
+
+/**
+ * What happened inside a tier that the cache counts in `stats()` and reports as an event.
+ *
+ * @example
+ * ```ts
+ * host.report({ type: 'corrupt', key: 'k' });
+ * ```
+ */
+export type TierReport =
+  | { readonly type: 'corrupt'; readonly key: string }
+  | { readonly type: 'evict'; readonly key: string; readonly cause: 'size' | 'expired' }
+  | { readonly type: 'error'; readonly operation: string; readonly error: unknown }
+  | { readonly type: 'reader-slots-cleared'; readonly count: number };
+
+/**
+ * What the owning cache gives a tier when it attaches it.
+ *
+ * @example
+ * ```ts
+ * tier.attach({ clock: Date.now, report: (r) => console.log(r) });
+ * ```
+ */
+export interface TierHost {
+  /** The cache's clock: tiers judge expiry with it. */
+  readonly clock: Clock;
+  /** Counts and publishes something that happened inside the tier. Never throws. */
+  report(report: TierReport): void;
+}
+
+/**
+ * A change made by another process or machine, so that the tiers above can drop their copy.
+ * `key` is a storage key (namespace prefix included); `prefix` means "every key starting with".
+ *
+ * @example
+ * ```ts
+ * const change: Invalidation = { key: '0::user:1' };
+ * ```
+ */
+export type Invalidation = ({ readonly key: string } | { readonly prefix: string }) & {
+  /**
+   * When the change was made, on the writer's clock. A tier sets it only when that clock is this
+   * machine's (the LMDB change log); computes that started well after it are not superseded.
+   */
+  readonly at?: number;
+};
+
+/**
+ * A lease: the right to compute one key, with an owner token and an expiry (wall-clock ms).
+ *
+ * @example
+ * ```ts
+ * const lease: Lease = { key: '0::page', token: 'b7c1...', expiresAt: Date.now() + 10_000 };
+ * ```
+ */
+export interface Lease {
+  readonly key: string;
+  readonly token: string;
+  readonly expiresAt: number;
+}
+
+/**
+ * The answer to a lease request: granted (perhaps taking over an expired lease), or refused
+ * with the current holder.
+ *
+ * @example
+ * ```ts
+ * const grant = await store.acquire('0::page', token, 10_000);
+ * if (grant.acquired && grant.tookOver) console.log('previous holder died or overran');
+ * ```
+ */
+export type LeaseGrant =
+  | { readonly acquired: true; readonly lease: Lease; readonly tookOver: boolean }
+  | { readonly acquired: false; readonly holder: Lease };
+
+/**
+ * Leases held where every competing caller can see them. Acquisition is atomic; only the owner
+ * token releases; an expired lease may be taken over.
+ *
+ * @example
+ * ```ts
+ * const grant = await store.acquire(key, token, 5_000);
+ * try { ... } finally { if (grant.acquired) await store.release(key, token); }
+ * ```
+ */
+export interface LeaseStore {
+  /** Who the lease protects against: the processes of one host, or every machine. */
+  readonly scope: TierScope;
+  acquire(key: string, token: string, ttl: number): Promise<LeaseGrant>;
+  /** Releases only if `token` still owns the lease; resolves to whether it did. */
+  release(key: string, token: string): Promise<boolean>;
+  /** The current unexpired holder, if any. */
+  holder(key: string): MaybePromise<Lease | undefined>;
+}
+
+/**
+ * The contract every storage tier implements. A tier stores {@link CacheEntry} records under
+ * string keys, never returns an entry at or past its `staleUntil`, treats an undecodable record
+ * as a miss (reporting it), and never leaves a rejected promise unobserved.
+ *
+ * Process-scope tiers receive the caller's key; shared tiers receive the namespaced storage key.
+ *
+ * @example
+ * ```ts
+ * const tier: Tier = memoryTier({ maxEntries: 10_000 });
+ * tier.attach({ clock: Date.now, report: () => {} });
+ * tier.set('k', makeEntry('v', Date.now(), 1_000, 1_000, 0), 3);
+ * tier.getSync?.('k')?.value; // 'v'
+ * ```
+ */
+export interface Tier {
+  /** Short name used in stats and errors, e.g. `memory`, `lmdb`. */
+  readonly name: string;
+  readonly scope: TierScope;
+  /** Longest key in UTF-8 bytes this tier accepts (Infinity if unbounded). */
+  readonly maxKeyBytes: number;
+  /** Called once by the cache that owns the tier, before any other call. */
+  attach(host: TierHost): void;
+  /** Synchronous read, on tiers that can (memory, LMDB). */
+  readonly getSync?: (key: string) => CacheEntry | undefined;
+  /**
+   * The stored record without the expiry check, on process tiers. The cache's hit path checks
+   * freshness itself (fresh implies unexpired), which saves a clock read on every hit.
+   */
+  readonly peekSync?: (key: string) => CacheEntry | undefined;
+  get(key: string): MaybePromise<CacheEntry | undefined>;
+  /** Stores the entry. `bytes` is the encoded size of the value when the cache measured it. */
+  set(key: string, entry: CacheEntry, bytes: number): MaybePromise<void>;
+  delete(key: string): MaybePromise<void>;
+  /** Deletes every key that starts with `prefix` ('' for all). */
+  clear(prefix: string): MaybePromise<void>;
+  /** Leases, on tiers that can hold them where competing processes see them. */
+  readonly leases?: LeaseStore;
+  /** Registers the listener for changes made elsewhere (other processes or machines). */
+  onInvalidation?(listener: (change: Invalidation) => void): void;
+  /** Number of entries currently held, when cheap to know. */
+  size?(): number;
+  close(): Promise<void>;
+}

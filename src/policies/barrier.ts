@@ -1,0 +1,91 @@
+import { isFresh } from '../core/entry.js';
+import { assertDuration } from '../core/options.js';
+import { KeyLocks } from '../core/key-locks.js';
+import type { ComputeCall, Next, Policy, PolicyHost } from '../core/policy.js';
+
+/**
+ * Options of {@link barrier}.
+ *
+ * @example
+ * ```ts
+ * barrier({ lease: 5_000, maxWait: 30_000 });
+ * ```
+ */
+export interface BarrierOptions {
+  /** How long a lease protects a compute, ms: a holder that dies or overruns is replaced after it. Default 10 000. */
+  readonly lease?: number;
+  /** Longest a caller waits for another's compute before failing with LeaseWaitTimeoutError, ms. Default 60 000. */
+  readonly maxWait?: number;
+}
+
+/**
+ * Double-checked locking per key: on a miss take the key's lease in the shared tier, look
+ * again, compute, store, release. At most one compute per key runs across every process
+ * sharing the tier. Inside one process, callers of a key line up behind one leader (an
+ * async-mutex per key), so only the leader talks to the shared tier; across processes, waiters
+ * poll for the value without spinning and take over if the holder's lease expires.
+ *
+ * @example
+ * ```ts
+ * const cache = createCache({ policies: [barrier({ lease: 5_000 })] });
+ * ```
+ */
+export function barrier(options: BarrierOptions = {}): Policy {
+  const lease = options.lease ?? 10_000;
+  const maxWait = options.maxWait ?? 60_000;
+  assertDuration('barrier.lease', lease);
+  assertDuration('barrier.maxWait', maxWait);
+  return {
+    name: 'barrier',
+    create(host) {
+      const locks = new KeyLocks();
+      return {
+        async handle(call, next) {
+          if (call.entry !== undefined && isFresh(call.entry, host.now())) return call.entry.value;
+          // Bounded by the lease: a leader that overruns it no longer holds the others back.
+          const release = await locks.acquire(call.storageKey, lease, () => host.count('leaseWaits'));
+          try {
+            return await guarded(host, call, next, lease, maxWait, () => {
+              if (locks.firstWait(call.storageKey)) host.count('leaseWaits');
+            });
+          } finally {
+            release?.();
+          }
+        },
+      };
+    },
+  };
+}
+
+async function guarded(host: PolicyHost, call: ComputeCall, next: Next, leaseTtl: number, maxWait: number, countWait: () => void): Promise<unknown> {
+  for (;;) {
+    // A caller that queued behind this process's leader finds the leader's value here.
+    const current = await host.readShared(call);
+    if (current !== undefined && isFresh(current, host.now())) {
+      call.entry = current;
+      return current.value;
+    }
+    const lease = await host.tryLease(call, leaseTtl);
+    if (lease !== undefined) {
+      try {
+        // The double check: the previous holder may have stored the value just before releasing.
+        const again = await host.readShared(call);
+        if (again !== undefined && isFresh(again, host.now())) {
+          call.entry = again;
+          return again.value;
+        }
+        if (again !== undefined) call.entry = again;
+        return await next();
+      } finally {
+        await host.releaseLease(lease);
+      }
+    }
+    countWait();
+    const arrived = await host.waitForEntry(call, maxWait);
+    if (arrived !== undefined) {
+      call.entry = arrived;
+      return arrived.value;
+    }
+    // Nothing arrived: the holder failed or its lease expired; loop to take the lease.
+  }
+}

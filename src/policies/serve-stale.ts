@@ -1,0 +1,92 @@
+import { ColdCacheError, InvalidOptionError, PolicyConflictError } from '../core/errors.js';
+import { isFresh, isServable } from '../core/entry.js';
+import { assertDuration } from '../core/options.js';
+import type { Policy } from '../core/policy.js';
+
+/**
+ * Options of {@link serveStale}.
+ *
+ * @example
+ * ```ts
+ * serveStale({ maxAge: 24 * 3_600_000, onCold: 'throw' });
+ * ```
+ */
+export interface ServeStaleOptions {
+  /** The grand timeout, ms: a value is never served at or past this age. Must be >= ttl. */
+  readonly maxAge: number;
+  /** No value at all while another caller computes: `'wait'` for it (default) or `'throw'` ColdCacheError. */
+  readonly onCold?: 'wait' | 'throw';
+  /** Lease protecting the single background refresher, ms. Default 10 000. */
+  readonly lease?: number;
+  /** Longest a cold caller waits with `onCold: 'wait'`, ms. Default 60 000. */
+  readonly maxWait?: number;
+}
+
+/**
+ * Serve-stale with a freshness timeout (the cache's ttl) and a grand timeout (`maxAge`).
+ * A stale value (ttl <= age < maxAge) is returned at once while exactly one caller across
+ * processes refreshes it in the background; a failed refresh keeps the stale value until
+ * maxAge. Nothing is served at or past maxAge.
+ *
+ * @example
+ * ```ts
+ * const cache = createCache({ ttl: 60_000, policies: [serveStale({ maxAge: 3_600_000 }), barrier()] });
+ * ```
+ */
+export function serveStale(options: ServeStaleOptions): Policy {
+  if (typeof options !== 'object' || options === null) throw new InvalidOptionError('serveStale', 'give { maxAge } in ms');
+  const { maxAge, onCold = 'wait', lease: leaseTtl = 10_000, maxWait = 60_000 } = options;
+  assertDuration('serveStale.maxAge', maxAge);
+  assertDuration('serveStale.lease', leaseTtl);
+  assertDuration('serveStale.maxWait', maxWait);
+  if (onCold !== 'wait' && onCold !== 'throw') throw new InvalidOptionError('serveStale.onCold', `must be 'wait' or 'throw', got ${String(onCold)}`);
+  return {
+    name: 'serveStale',
+    maxAge,
+    check({ policies, index, ttl }) {
+      if (maxAge < ttl) throw new InvalidOptionError('serveStale.maxAge', `the grand timeout (${maxAge} ms) must not be shorter than ttl (${ttl} ms)`);
+      const inner = policies.slice(0, index).find((p) => p.name === 'barrier' || p.name === 'xfetch');
+      if (inner !== undefined) {
+        throw new PolicyConflictError(inner.name, 'serveStale', `${inner.name} would treat a stale value as a miss before serveStale could serve it: put serveStale first`);
+      }
+    },
+    create(host) {
+      return {
+        async handle(call, next) {
+          const entry = call.entry;
+          const now = host.now();
+          if (entry !== undefined && isServable(entry, now) && !isFresh(entry, now)) {
+            host.count('staleServed');
+            host.refreshInBackground(call, 'serve-stale', leaseTtl);
+            return entry.value;
+          }
+          if (entry !== undefined) return next();
+          // Cold: take the key's lease so that "someone else is computing" is known to every
+          // process, even without barrier() (which borrows this lease when composed inside).
+          const lease = await host.tryLease(call, leaseTtl);
+          if (lease !== undefined) {
+            try {
+              const again = await host.readShared(call);
+              if (again !== undefined && isFresh(again, host.now())) return again.value;
+              return await next();
+            } finally {
+              await host.releaseLease(lease);
+            }
+          }
+          if (onCold === 'throw') {
+            host.count('coldErrors');
+            throw new ColdCacheError(call.key);
+          }
+          host.count('leaseWaits');
+          const arrived = await host.waitForEntry(call, maxWait);
+          if (arrived !== undefined) {
+            call.entry = arrived;
+            return arrived.value;
+          }
+          // The other caller failed or gave up: compute here (through barrier() when composed).
+          return next();
+        },
+      };
+    },
+  };
+}

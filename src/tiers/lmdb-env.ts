@@ -1,0 +1,139 @@
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { open, type Database, type DatabaseOptions, type RootDatabase } from 'lmdb';
+import { MSGPACK_OPTIONS } from '../core/codec.js';
+
+/**
+ * The databases of one herdcache LMDB environment (one directory, shared by every process).
+ *
+ * @example
+ * ```ts
+ * const env = acquireEnvironment('/var/cache/app', 1 << 30);
+ * env.entries.get('0::k');
+ * releaseEnvironment(env);
+ * ```
+ */
+export interface LmdbEnvironment {
+  readonly path: string;
+  readonly root: RootDatabase;
+  /** storage key -> entry record (msgpackr with shared structures). */
+  readonly entries: Database<unknown, string>;
+  /** [storedAt, storage key] -> staleUntil: the sweep's and the size bound's order. */
+  readonly byAge: Database<number, [number, string]>;
+  /** storage key -> { token, expiresAt }. */
+  readonly leases: Database<{ token: string; expiresAt: number }, string>;
+  /** [write txn id, n] -> change made by one cache instance, read by the others. */
+  readonly changes: Database<ChangeRecord, [number, number]>;
+  /** Small bookkeeping values (how far the change log was trimmed). */
+  readonly meta: Database<number, string>;
+  /** Reader slots of dead processes cleared when this process opened the file. */
+  readonly staleReadersCleared: number;
+}
+
+/**
+ * One entry of the change log: who wrote it, when, and which key (or key prefix) changed.
+ *
+ * @example
+ * ```ts
+ * const change: ChangeRecord = { o: 'a1b2', t: Date.now(), k: '0::user:1' };
+ * ```
+ */
+export interface ChangeRecord {
+  /** Id of the cache instance that made the change (it skips its own). */
+  readonly o: string;
+  /** Wall-clock ms of the change, for trimming the log. */
+  readonly t: number;
+  readonly k?: string;
+  readonly p?: string;
+}
+
+const open_ = new Map<string, { env: LmdbEnvironment; refs: number }>();
+const STRUCTURES_KEY = Symbol.for('herdcache.structures');
+
+/**
+ * Opens (or shares, within this process) the environment at `path`. One environment per path
+ * per process, as LMDB requires; stale reader slots left by dead processes are cleared here.
+ *
+ * @example
+ * ```ts
+ * const env = acquireEnvironment('./.herdcache', 1 << 30);
+ * ```
+ */
+export function acquireEnvironment(path: string, mapSize: number): LmdbEnvironment {
+  const absolute = resolve(path);
+  const existing = open_.get(absolute);
+  if (existing !== undefined) {
+    existing.refs++;
+    return existing.env;
+  }
+  mkdirSync(absolute, { recursive: true });
+  // No event-turn batching: in that mode lmdb-js keeps a promise per batch that nobody can
+  // observe, so a failed commit (disk full) became an unhandled rejection. Every write here is a
+  // transaction, and transactions queued together still commit together.
+  // noSubdir: false, or lmdb-js takes a directory named like `cache.v2` for a file name.
+  const root = open({ path: absolute, maxDbs: 8, mapSize, eventTurnBatching: false, noSubdir: false });
+  const staleReadersCleared = root.readerCheck();
+  const env: LmdbEnvironment = {
+    path: absolute,
+    root,
+    // lmdb-js passes `encoder` settings on to msgpackr; its typings omit the field.
+    entries: root.openDB<unknown, string>('entries', { sharedStructuresKey: STRUCTURES_KEY, encoder: { ...MSGPACK_OPTIONS } } as DatabaseOptions),
+    byAge: root.openDB<number, [number, string]>('by-age', {}),
+    leases: root.openDB<{ token: string; expiresAt: number }, string>('leases', {}),
+    changes: root.openDB<ChangeRecord, [number, number]>('changes', {}),
+    meta: root.openDB<number, string>('meta', {}),
+    staleReadersCleared,
+  };
+  open_.set(absolute, { env, refs: 1 });
+  return env;
+}
+
+/**
+ * Number of cache entries in the environment: the entries db also holds msgpackr's shared
+ * structures record, which is not an entry.
+ *
+ * @example
+ * ```ts
+ * countEntries(env); // 0 for a fresh file
+ * ```
+ */
+export function countEntries(env: LmdbEnvironment): number {
+  const count = (env.entries.getStats() as { entryCount: number }).entryCount;
+  return env.entries.doesExist(STRUCTURES_KEY as unknown as string) ? count - 1 : count;
+}
+
+/**
+ * Gives back an environment; the last user in this process closes it after its writes commit.
+ *
+ * @example
+ * ```ts
+ * await releaseEnvironment(env);
+ * ```
+ */
+export async function releaseEnvironment(env: LmdbEnvironment): Promise<void> {
+  const slot = open_.get(env.path);
+  if (slot === undefined || slot.env !== env) return;
+  if (--slot.refs > 0) return;
+  open_.delete(env.path);
+  await env.root.committed;
+  await env.root.close();
+}
+
+/**
+ * Runs `action` in an asynchronous write transaction of `db`. When lmdb-js fails a commit (disk
+ * full, I/O error) it rejects with a generic error whose `commitError` is a second promise that
+ * rejects with the real cause; nobody else awaits that one, so it would surface as an unhandled
+ * rejection. It is observed here; the caller's rejection keeps it reachable as `commitError`.
+ *
+ * @example
+ * ```ts
+ * await transact(env.entries, () => env.entries.remove('0::k'));
+ * ```
+ */
+export function transact<T>(db: Pick<RootDatabase, 'transaction'>, action: () => T): Promise<T> {
+  return db.transaction(action).catch((error: unknown) => {
+    const detail = typeof error === 'object' && error !== null ? (error as { commitError?: unknown }).commitError : undefined;
+    if (detail instanceof Promise) detail.catch(() => undefined);
+    throw error;
+  });
+}

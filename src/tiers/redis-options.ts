@@ -1,0 +1,106 @@
+import type { Redis } from 'ioredis';
+import { InvalidOptionError } from '../core/errors.js';
+
+/**
+ * Options of the Redis tier.
+ *
+ * @example
+ * ```ts
+ * redisTier({ url: 'redis://cache.internal:6379', commandTimeout: 250, breaker: { failures: 5, cooldown: 1_000 } });
+ * ```
+ */
+export interface RedisTierOptions {
+  /** Server to connect to, e.g. `redis://:password@host:6379/0`. Default `redis://127.0.0.1:6379`. Not with `client`. */
+  readonly url?: string;
+  /**
+   * A configured ioredis client used as a template (TLS, sentinels, auth): the tier opens its own
+   * two connections with `client.duplicate()` and never uses nor closes yours. Not with `url`.
+   */
+  readonly client?: Redis;
+  /** Longest wait for any Redis command, ms. Default 250. */
+  readonly commandTimeout?: number;
+  /** Longest wait for a connection attempt (and, at start, for the first connection), ms. Default 2 000. */
+  readonly connectTimeout?: number;
+  /** Prefix of every Redis key the tier writes. Default `herdcache:`. */
+  readonly keyPrefix?: string;
+  /** Pub/sub channel of invalidation messages. Default: keyPrefix + `invalidations`. */
+  readonly channel?: string;
+  /** Circuit breaker: consecutive command timeouts that open it, and how long it stays open (ms). Default 5 and 1 000. */
+  readonly breaker?: { readonly failures?: number; readonly cooldown?: number };
+}
+
+/**
+ * Defaults of {@link RedisTierOptions}.
+ *
+ * @example
+ * ```ts
+ * redisTier({ commandTimeout: REDIS_DEFAULTS.commandTimeout * 2 });
+ * ```
+ */
+export const REDIS_DEFAULTS = {
+  url: 'redis://127.0.0.1:6379',
+  commandTimeout: 250,
+  connectTimeout: 2_000,
+  keyPrefix: 'herdcache:',
+  breakerFailures: 5,
+  breakerCooldown: 1_000,
+} as const;
+
+function positive(option: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+    throw new InvalidOptionError(`redisTier.${option}`, `must be a positive finite number, got ${String(value)}`);
+  }
+  return value;
+}
+
+/**
+ * {@link RedisTierOptions} once validated, every field present.
+ *
+ * @example
+ * ```ts
+ * const resolved = resolveRedisOptions({ url: 'redis://cache:6379' }); // resolved.commandTimeout === 250
+ * ```
+ */
+export interface ResolvedRedisOptions {
+  readonly url: string | undefined;
+  readonly client: Redis | undefined;
+  readonly commandTimeout: number;
+  readonly connectTimeout: number;
+  readonly keyPrefix: string;
+  readonly channel: string;
+  readonly breakerFailures: number;
+  readonly breakerCooldown: number;
+}
+
+/**
+ * Validates the options eagerly (InvalidOptionError naming the option) and fills in defaults.
+ *
+ * @example
+ * ```ts
+ * resolveRedisOptions({ commandTimeout: 0 }); // throws InvalidOptionError: redisTier.commandTimeout
+ * ```
+ */
+export function resolveRedisOptions(options: RedisTierOptions): ResolvedRedisOptions {
+  if (typeof options !== 'object' || options === null) throw new InvalidOptionError('redisTier', 'options must be an object');
+  const { url, client, keyPrefix = REDIS_DEFAULTS.keyPrefix, breaker = {} } = options;
+  if (url !== undefined && client !== undefined) throw new InvalidOptionError('redisTier.url', 'was given together with client: pass one of them');
+  if (url !== undefined && (typeof url !== 'string' || url === '')) throw new InvalidOptionError('redisTier.url', 'must be a non-empty string such as redis://127.0.0.1:6379');
+  if (client !== undefined && (typeof client !== 'object' || client === null || typeof (client as { duplicate?: unknown }).duplicate !== 'function')) {
+    throw new InvalidOptionError('redisTier.client', 'must be an ioredis client (new Redis(...))');
+  }
+  if (typeof keyPrefix !== 'string') throw new InvalidOptionError('redisTier.keyPrefix', 'must be a string');
+  const channel = options.channel ?? `${keyPrefix}invalidations`;
+  if (typeof channel !== 'string' || channel === '') throw new InvalidOptionError('redisTier.channel', 'must be a non-empty string');
+  const failures = positive('breaker.failures', breaker.failures ?? REDIS_DEFAULTS.breakerFailures);
+  if (!Number.isInteger(failures)) throw new InvalidOptionError('redisTier.breaker.failures', `must be a whole number, got ${failures}`);
+  return {
+    url: client === undefined ? (url ?? REDIS_DEFAULTS.url) : undefined,
+    client,
+    commandTimeout: positive('commandTimeout', options.commandTimeout ?? REDIS_DEFAULTS.commandTimeout),
+    connectTimeout: positive('connectTimeout', options.connectTimeout ?? REDIS_DEFAULTS.connectTimeout),
+    keyPrefix,
+    channel,
+    breakerFailures: failures,
+    breakerCooldown: positive('breaker.cooldown', breaker.cooldown ?? REDIS_DEFAULTS.breakerCooldown),
+  };
+}

@@ -1,0 +1,8 @@
+import { lmdbTier } from '../../src/tiers/lmdb.js';
+import { tempDir } from '../helpers/tmp.js';
+import { runTierConformance } from './tier-conformance.js';
+
+runTierConformance('lmdbTier', () => {
+  const dir = tempDir('herdcache-conformance');
+  return { tier: lmdbTier({ path: dir.path }), cleanup: dir.cleanup };
+});

@@ -1,0 +1,175 @@
+// Faults with real processes on one LMDB file (issue 4). A process killed with SIGKILL in the
+// middle of its writes: each of its writes is all-or-nothing in the file (the entry, its by-age
+// index row and its change-log record exist together or not at all), the writes it had started
+// land in order, and another process's committed sets are intact. A full disk (a child under
+// `ulimit -f`): a set fails with StorageError (E_STORAGE) and the same cache keeps serving the
+// values committed before, through getSync, get and compute, with no unhandled rejection.
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describe, it } from 'node:test';
+import { open } from 'lmdb';
+import { createCache } from '../../src/index.js';
+import { MSGPACK_OPTIONS } from '../../src/core/codec.js';
+import { startEngineWorker, type EngineWorker } from '../fixtures/engine-worker.js';
+import { startFaultWorker, type WorkerError } from '../fixtures/fault-worker.js';
+import { tempDir } from '../helpers/tmp.js';
+
+const PAYLOAD_BYTES = 64 * 1024;
+
+/** What the file holds, read with lmdb directly (the databases named in src/tiers/lmdb-env.ts). */
+interface FileContents {
+  /** storage key -> storedAt of the decoded entry record (or 'corrupt'). */
+  readonly entries: Map<string, number | 'corrupt'>;
+  /** storage key -> storedAt of each by-age index row. */
+  readonly byAge: Map<string, number[]>;
+  /** storage keys named by change-log records. */
+  readonly changed: Set<string>;
+}
+
+async function readFile(path: string): Promise<FileContents> {
+  const root = open({ path, maxDbs: 8 });
+  try {
+    // The entries database as the tier opens it: msgpackr with shared structures.
+    const entriesDb = root.openDB<unknown, string>('entries', { sharedStructuresKey: Symbol.for('herdcache.structures'), encoder: { ...MSGPACK_OPTIONS } } as Parameters<typeof root.openDB>[1]);
+    const byAgeDb = root.openDB<number, [number, string]>('by-age', {});
+    const changesDb = root.openDB<{ k?: string }, [number, number]>('changes', {});
+    const entries = new Map<string, number | 'corrupt'>();
+    for (const key of entriesDb.getKeys({})) {
+      if (typeof key !== 'string') continue; // msgpackr's shared structures record
+      let record: unknown;
+      try {
+        record = entriesDb.get(key);
+      } catch {
+        record = undefined;
+      }
+      const storedAt = (record as { storedAt?: unknown } | undefined)?.storedAt;
+      entries.set(key, typeof storedAt === 'number' ? storedAt : 'corrupt');
+    }
+    const byAge = new Map<string, number[]>();
+    for (const [storedAt, key] of byAgeDb.getKeys({})) byAge.set(key, [...(byAge.get(key) ?? []), storedAt]);
+    const changed = new Set<string>();
+    for (const { value } of changesDb.getRange({})) if (value.k !== undefined) changed.add(value.k);
+    return { entries, byAge, changed };
+  } finally {
+    await root.close();
+  }
+}
+
+describe('faults with real processes', () => {
+  it('a process killed with SIGKILL in the middle of a write loop: each of its writes is all-or-nothing (entry, by-age row and change record together), they land in order, and the other process\'s committed sets are intact', async (t) => {
+    const dir = tempDir('herdcache-kill');
+    const workers: EngineWorker[] = [];
+    t.after(async () => {
+      await Promise.all(workers.map((w) => w.kill('SIGKILL')));
+      dir.cleanup();
+    });
+    const writer = await startEngineWorker({ path: dir.path });
+    workers.push(writer);
+    const acknowledged = 20;
+    const victims = ['v0:', 'v1:', 'v2:'];
+    let kept = 0;
+    for (const [round, prefix] of victims.entries()) {
+      const victim = await startEngineWorker({ path: dir.path });
+      workers.push(victim);
+      // The victim acknowledges some sets, then keeps four 64 KiB writes in flight at all times.
+      const started = victim.call({ op: 'writeLoop', prefix, bytes: PAYLOAD_BYTES, committed: acknowledged });
+      // Meanwhile, and while the victim dies, the other process commits its own sets, each
+      // acknowledged before the next.
+      let stop = false;
+      const writing = (async () => {
+        while (!stop) {
+          await writer.call({ op: 'set', key: `kept:${kept}`, value: { kept, text: 'x'.repeat(300) } });
+          kept++;
+        }
+      })();
+      await started;
+      // Kill it at a different moment of its loop each round.
+      await sleep(5 + round * 15);
+      await victim.kill('SIGKILL');
+      assert.equal((await victim.exited).signal, 'SIGKILL');
+      await sleep(10);
+      stop = true;
+      await writing;
+      // The survivor still commits after the crash: the dead writer held no lock for ever.
+      await writer.call({ op: 'set', key: `after:${round}`, value: round });
+    }
+    await writer.call({ op: 'close' });
+    await writer.exited;
+
+    const file = await readFile(dir.path);
+    for (const prefix of victims) {
+      const storageKey = (i: number): string => `0::${prefix}${i}`;
+      const written = [...file.entries.keys()].filter((k) => k.startsWith(`0::${prefix}`));
+      const indexed = [...file.byAge.keys()].filter((k) => k.startsWith(`0::${prefix}`));
+      const logged = [...file.changed].filter((k) => k.startsWith(`0::${prefix}`));
+      // All or nothing: the three records of one set exist together.
+      assert.deepEqual(new Set(indexed), new Set(written), `${prefix} by-age rows and entries differ`);
+      assert.deepEqual(new Set(logged), new Set(written), `${prefix} change records and entries differ`);
+      for (const key of written) {
+        const storedAt = file.entries.get(key);
+        assert.notEqual(storedAt, 'corrupt', `${key} does not decode`);
+        assert.deepEqual(file.byAge.get(key), [storedAt], `${key}: its by-age row has another storedAt`);
+      }
+      // In order: what landed is a prefix of the loop, at least the acknowledged part.
+      assert.ok(written.length >= acknowledged, `${prefix}: only ${written.length} of the ${acknowledged} acknowledged sets are there`);
+      for (let i = 0; i < written.length; i++) assert.ok(file.entries.has(storageKey(i)), `${prefix}${i} is missing though ${written.length} writes landed`);
+    }
+    for (let i = 0; i < kept; i++) {
+      assert.ok(typeof file.entries.get(`0::kept:${i}`) === 'number', `kept:${i}, acknowledged to the other process, is gone`);
+      assert.deepEqual(file.byAge.get(`0::kept:${i}`)?.length, 1);
+    }
+
+    // And every value reads back whole through a fresh cache (no memory tier) in this process.
+    const cache = createCache({ lmdb: { path: dir.path }, memory: false });
+    try {
+      for (let i = 0; i < kept; i++) assert.deepEqual(cache.getSync(`kept:${i}`), { kept: i, text: 'x'.repeat(300) }, `kept:${i}`);
+      for (const prefix of victims) {
+        for (const key of file.entries.keys()) {
+          if (!key.startsWith(`0::${prefix}`)) continue;
+          const value = cache.getSync<Uint8Array>(key.slice(3));
+          assert.ok(value instanceof Uint8Array && value.length === PAYLOAD_BYTES && value.every((b) => b === 9), `${key} did not read back whole`);
+        }
+      }
+      await cache.set('parent', 'ok');
+      assert.equal(cache.getSync('parent'), 'ok');
+    } finally {
+      await cache.close();
+    }
+    assert.deepEqual(writer.unhandled, []);
+  });
+
+  for (const memory of [true, false]) {
+    it(`disk full (child under ulimit -f, ${memory ? 'memory + LMDB' : 'LMDB only'}): a set fails with StorageError E_STORAGE and the same cache keeps serving what it committed before, through getSync, get and a compute hit, with no unhandled rejection`, async (t) => {
+      const dir = tempDir('herdcache-full');
+      // 4 096 blocks of 512 bytes: the file cannot grow past 2 MiB, so a 6 MiB value cannot commit.
+      const worker = await startFaultWorker({ path: dir.path, memory }, 4_096);
+      t.after(async () => {
+        await worker.kill('SIGKILL');
+        dir.cleanup();
+      });
+      await worker.call({ op: 'set', key: 'small', value: 'fits' });
+      assert.deepEqual(await worker.call({ op: 'compute', key: 'warm', value: { n: 1 } }), { value: { n: 1 }, ran: true });
+
+      await assert.rejects(worker.call({ op: 'set', key: 'big', bytes: 6 * 1024 * 1024 }), (err: WorkerError) => {
+        assert.equal(err.code, 'E_STORAGE');
+        assert.equal(err.errorName, 'StorageError');
+        return true;
+      });
+
+      assert.equal(await worker.call({ op: 'getSync', key: 'small' }), 'fits');
+      assert.equal(await worker.call({ op: 'get', key: 'small' }), 'fits');
+      assert.deepEqual(await worker.call({ op: 'get', key: 'warm' }), { n: 1 });
+      assert.deepEqual(await worker.call({ op: 'compute', key: 'warm', value: 'recomputed' }), { value: { n: 1 }, ran: false }, 'a compute of a committed key is a hit');
+      assert.deepEqual(await worker.call({ op: 'compute', key: 'small', value: 'recomputed' }), { value: 'fits', ran: false });
+      assert.equal(await worker.call({ op: 'getSync', key: 'big' }), undefined, 'nothing of the failed set is served');
+      assert.equal(await worker.call({ op: 'get', key: 'big' }), undefined);
+      const stats = (await worker.call({ op: 'stats' })) as { errors: number; sets: number };
+      assert.ok(stats.errors >= 1, 'the failed commit was counted');
+
+      await sleep(50);
+      await worker.call({ op: 'close' });
+      assert.deepEqual(await worker.exited, { code: 0, signal: null });
+      assert.deepEqual(worker.unhandled, []);
+    });
+  }
+});
