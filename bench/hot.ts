@@ -12,13 +12,16 @@ import { RESULTS_DIR } from './lib/paths.js';
 import { Progress } from './lib/progress.js';
 import { setUp } from './hot/contenders.js';
 import { calibrate, consumed } from './hot/measure.js';
-import { markdownReport, terminalReport, type OperationResult } from './hot/report.js';
+import { pairedRatio, RATIO_TARGETS, type PairedRatio } from './hot/paired.js';
+import { markdownReport, ratios, terminalReport, type OperationResult } from './hot/report.js';
 
 const { values } = parseArgs({
   options: {
     rounds: { type: 'string' },
     'round-ms': { type: 'string' },
     'warmup-ms': { type: 'string' },
+    pairs: { type: 'string' },
+    'pair-ms': { type: 'string' },
     out: { type: 'string' },
     name: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
@@ -29,6 +32,8 @@ if (values.help === true) {
   --rounds N       measured rounds per operation (default 9)
   --round-ms MS    length of one round of one operation (default 100)
   --warmup-ms MS   warm-up per operation before measuring (default 300)
+  --pairs N        adjacent burst pairs per ratio (default 21)
+  --pair-ms MS     length of one burst of a pair (default 25)
   --out DIR        where hot.json and hot.md go (default bench/results)
   --name NAME      report name (default hot)
 `);
@@ -37,6 +42,8 @@ if (values.help === true) {
 const rounds = positiveNumber('rounds', values.rounds, 9, true);
 const roundMs = positiveNumber('round-ms', values['round-ms'], 100);
 const warmupMs = positiveNumber('warmup-ms', values['warmup-ms'], 300);
+const pairs = positiveNumber('pairs', values.pairs, 21, true);
+const pairMs = positiveNumber('pair-ms', values['pair-ms'], 25);
 const out = values.out ?? RESULTS_DIR;
 const name = values.name ?? 'hot';
 
@@ -68,11 +75,20 @@ try {
     const ns = median(perOp);
     return { name: op.name, label: op.label, nsPerOp: ns, opsPerSec: 1e9 / ns, fastest: Math.min(...perOp), slowest: Math.max(...perOp), iterations: iterations.get(op.name)! };
   });
+  const byName = new Map(ops.map((op) => [op.name, op]));
+  const burst = (name: string): number => Math.max(1, Math.round((iterations.get(name)! * pairMs) / roundMs));
+  const paired = new Map<string, PairedRatio>();
+  for (const [i, t] of RATIO_TARGETS.entries()) {
+    progress.step(i + 1, RATIO_TARGETS.length, 'ratio', pairs * pairMs * 2);
+    paired.set(t.label, await pairedRatio(byName.get(t.numerator)!, burst(t.numerator), byName.get(t.denominator)!, burst(t.denominator), pairs));
+  }
+  progress.done(`${RATIO_TARGETS.length} ratios measured in ${pairs} pairs each`);
+  const ratioRows = ratios(results, paired);
   mkdirSync(out, { recursive: true });
   const command = commandLine('bench:hot', process.argv.slice(2));
-  writeFileSync(join(out, `${name}.json`), `${JSON.stringify({ machine, rounds, roundMs, results }, null, 2)}\n`);
-  writeFileSync(join(out, `${name}.md`), markdownReport(results, machine, rounds, roundMs, command));
-  process.stdout.write(`\n${terminalReport(results)}\n\nReport: ${join(out, `${name}.md`)} (checksum ${consumed() % 10})\n`);
+  writeFileSync(join(out, `${name}.json`), `${JSON.stringify({ machine, rounds, roundMs, pairs, pairMs, results, ratios: ratioRows }, null, 2)}\n`);
+  writeFileSync(join(out, `${name}.md`), markdownReport(results, ratioRows, machine, rounds, roundMs, command));
+  process.stdout.write(`\n${terminalReport(results, ratioRows)}\n\nReport: ${join(out, `${name}.md`)} (checksum ${consumed() % 10})\n`);
 } finally {
   await setup.close();
 }

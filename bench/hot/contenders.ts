@@ -14,6 +14,13 @@ export const VALUE = {
   updatedAt: 1_700_000_000_000,
 };
 
+/** Entries besides the measured one in each in-memory reader (herdcache L1, lru-cache). */
+const FILLER = 1_000;
+
+function fillerKeys(): string[] {
+  return Array.from({ length: FILLER }, (_, i) => `filler-${i}`);
+}
+
 /** Every operation of the hot-path bench, set up and holding the value, and how to tear it down. */
 export interface Setup {
   readonly operations: readonly Operation[];
@@ -22,11 +29,16 @@ export interface Setup {
 
 /** Opens every cache (herdcache on its own temp LMDB directories), stores the value, builds the operations. */
 export async function setUp(): Promise<Setup> {
-  const dirs = [tempDir('hot-l1'), tempDir('hot-l2'), tempDir('hot-raw'), tempDir('hot-raw-shared')];
-  const [l1Dir, l2Dir, rawDir, rawSharedDir] = dirs as [(typeof dirs)[0], (typeof dirs)[0], (typeof dirs)[0], (typeof dirs)[0]];
+  const dirs = [tempDir('hot-l1'), tempDir('hot-l2'), tempDir('hot-raw'), tempDir('hot-raw-shared'), tempDir('hot-writes')];
+  const [l1Dir, l2Dir, rawDir, rawSharedDir, writesDir] = dirs as [(typeof dirs)[0], (typeof dirs)[0], (typeof dirs)[0], (typeof dirs)[0], (typeof dirs)[0]];
 
+  // The readers hold the same population (the value and FILLER others), so that no contender's
+  // lookup runs in a smaller table than another's; the write benchmarks get a cache of their own
+  // rather than growing the readers' tables as they go.
   const herd: Cache = createCache({ lmdb: { path: l1Dir.path } });
+  for (const key of fillerKeys()) await herd.set(key, VALUE);
   await herd.set(KEY, VALUE);
+  const writes: Cache = createCache({ lmdb: { path: writesDir.path } });
   const l2Only: Cache = createCache({ tiers: [lmdbTier({ path: l2Dir.path })] });
   await l2Only.set(KEY, VALUE);
 
@@ -40,7 +52,12 @@ export async function setUp(): Promise<Setup> {
 
   const { LRUCache } = await import('lru-cache');
   const lru = new LRUCache<string, typeof VALUE>({ max: 10_000 });
+  for (const key of fillerKeys()) lru.set(key, VALUE);
   lru.set(KEY, VALUE);
+  // Configured like herdcache's L1 hit path works: entries that expire, checked on every get.
+  const lruTtl = new LRUCache<string, typeof VALUE>({ max: 10_000, ttl: 3_600_000 });
+  for (const key of fillerKeys()) lruTtl.set(key, VALUE);
+  lruTtl.set(KEY, VALUE);
 
   const { BentoCache, bentostore } = await import('bentocache');
   const { memoryDriver } = await import('bentocache/drivers/memory');
@@ -58,9 +75,10 @@ export async function setUp(): Promise<Setup> {
     asyncOperation('l1-get', 'herdcache L1 hit, get', () => herd.get(KEY)),
     asyncOperation('l1-compute', 'herdcache L1 hit, compute', () => herd.compute(KEY, () => load())),
     syncOperation('l2-getSync', 'herdcache L2 hit (no L1), getSync', () => l2Only.getSync(KEY)),
-    asyncOperation('set', 'herdcache set, awaited one at a time', () => herd.set('set-target', VALUE)),
-    batchedOperation('set-batched', 'herdcache set, 100 in flight', 100, () => herd.set(`set-${setSeq++ % 1_000}`, VALUE)),
+    asyncOperation('set', 'herdcache set, awaited one at a time', () => writes.set('set-target', VALUE)),
+    batchedOperation('set-batched', 'herdcache set, 100 in flight', 100, () => writes.set(`set-${setSeq++ % 1_000}`, VALUE)),
     syncOperation('lru-get', 'lru-cache get', () => lru.get(KEY)),
+    syncOperation('lru-get-ttl', 'lru-cache get, entries with a ttl', () => lruTtl.get(KEY)),
     syncOperation('lmdb-get', 'lmdb-js get (raw, default encoding)', () => raw.get(KEY)),
     syncOperation('lmdb-get-shared', "lmdb-js get (raw, herdcache's encoding)", () => rawShared.get(KEY)),
     asyncOperation('bento-getOrSet', 'bentocache getOrSet hit (memory)', () => bento.getOrSet({ key: KEY, factory: () => load() })),
@@ -70,6 +88,7 @@ export async function setUp(): Promise<Setup> {
     operations,
     async close() {
       await herd.close();
+      await writes.close();
       await l2Only.close();
       await raw.close();
       await rawSharedRoot.close();

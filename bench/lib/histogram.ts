@@ -30,15 +30,20 @@ export function summarize(durationsMs: Iterable<number>): LatencySummary {
 }
 
 /**
- * The median of a few positive measurements (e.g. ns/op of several rounds), through the same
- * histogram, recorded in thousandths so that small values keep their fraction.
+ * Percentiles of a few positive measurements (e.g. ns/op of several rounds, or ratios), through
+ * the same histogram, recorded in thousandths so that small values keep their fraction.
  */
-export function median(values: readonly number[]): number {
+export function percentiles(values: readonly number[], at: readonly number[]): number[] {
   const histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000_000, numberOfSignificantValueDigits: 3 });
   try {
     for (const v of values) histogram.recordValue(Math.max(1, Math.round(v * 1_000)));
-    return histogram.totalCount === 0 ? Number.NaN : histogram.getValueAtPercentile(50) / 1_000;
+    return at.map((p) => (histogram.totalCount === 0 ? Number.NaN : histogram.getValueAtPercentile(p) / 1_000));
   } finally {
     histogram.destroy();
   }
+}
+
+/** The median of a few positive measurements (see {@link percentiles}). */
+export function median(values: readonly number[]): number {
+  return percentiles(values, [50])[0]!;
 }
