@@ -110,6 +110,8 @@ export class Cache implements CallEngine, HostEngine {
   /** Copies of nearer shared tiers being dropped after a wider tier's change: not to be read meanwhile. */
   /** Bumped by every write this process makes or hears of: a read that began before a write must not copy what it read into memory. */
   private writeEpoch = 0;
+  /** The machine tier's site id (see TierHost.site), once the tiers are attached. */
+  private site: string | undefined;
   /** Computes in flight by storage key: a set, delete or clear of their key supersedes them. */
   private readonly computing = new Map<string, Set<PipelineCall>>();
   private readonly pendingDrops = new Set<{ readonly match: string; readonly exact: boolean; readonly below: number }>();
@@ -143,9 +145,17 @@ export class Cache implements CallEngine, HostEngine {
     this.leases = leaseChain([...stores, localLeaseStore(this.clock)], (store, operation, error) =>
       this.onTierReport(`leases:${store.scope}`, { type: 'error', operation, error }),
     );
+    const site = (): string | undefined => this.site;
     for (const tier of this.tiers) {
-      tier.attach({ clock: this.clock, report: (report) => this.onTierReport(tier.name, report) });
+      tier.attach({
+        clock: this.clock,
+        report: (report) => this.onTierReport(tier.name, report),
+        get site() {
+          return site();
+        },
+      });
     }
+    this.site = this.shared.find((t) => t.scope === 'machine' && t.site !== undefined)?.site?.();
     this.shared.forEach((tier, index) => tier.onInvalidation?.((change) => this.onInvalidation(change, index)));
     this.host = createPolicyHost(this);
     this.pipeline = composePipeline(resolved.policies, this.host, this.stages, this.ttl, resolved.maxAge);
@@ -663,7 +673,9 @@ export class Cache implements CallEngine, HostEngine {
    * shared tiers nearer than the one that reported it (a Redis change drops this machine's LMDB copy).
    */
   private onInvalidation(change: Invalidation, sourceIndex: number): void {
-    const nearer = this.shared.slice(0, sourceIndex);
+    // A writer on this machine replaced the nearer tiers' copy itself: dropping it would only
+    // throw away its new value (and the change log already told this process's memory).
+    const nearer = change.site !== undefined && change.site === this.site ? [] : this.shared.slice(0, sourceIndex);
     const tier = this.processTier;
     if ('key' in change) {
       if (!change.key.startsWith(this.prefix)) return;

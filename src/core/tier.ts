@@ -49,6 +49,12 @@ export interface TierHost {
   readonly clock: Clock;
   /** Counts and publishes something that happened inside the tier. Never throws. */
   report(report: TierReport): void;
+  /**
+   * The {@link Tier.site} of the machine tier under the cache, once every tier is attached
+   * (undefined without one). A cluster tier sends it with its change messages: processes that
+   * share that storage with the writer leave alone the copy the writer itself just replaced.
+   */
+  readonly site?: string | undefined;
 }
 
 /**
@@ -61,6 +67,8 @@ export interface TierHost {
  * ```
  */
 export type Invalidation = ({ readonly key: string } | { readonly prefix: string }) & {
+  /** The writer's {@link TierHost.site}, when a cluster tier carried it. */
+  readonly site?: string;
   /**
    * When the change was made, on the writer's clock. A tier sets it only when that clock is this
    * machine's (the LMDB change log); computes that started well after it are not superseded.
@@ -158,5 +166,7 @@ export interface Tier {
   onInvalidation?(listener: (change: Invalidation) => void): void;
   /** Number of entries currently held, when cheap to know. */
   size?(): number;
+  /** On machine tiers: an id of the storage itself, the same in every process that opens it. */
+  site?(): string;
   close(): Promise<void>;
 }

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { open, type Database, type DatabaseOptions, type RootDatabase } from 'lmdb';
@@ -24,10 +25,12 @@ export interface LmdbEnvironment {
   readonly leases: Database<{ token: string; expiresAt: number }, string>;
   /** [write txn id, n] -> change made by one cache instance, read by the others. */
   readonly changes: Database<ChangeRecord, [number, number]>;
-  /** Small bookkeeping values (how far the change log was trimmed). */
+  /** Small bookkeeping values (how far the change log was trimmed, the site id). */
   readonly meta: Database<number, string>;
   /** Reader slots of dead processes cleared when this process opened the file. */
   readonly staleReadersCleared: number;
+  /** A random id written into the file when it was created: every process that opens it reads the same. */
+  readonly site: string;
 }
 
 /**
@@ -49,6 +52,7 @@ export interface ChangeRecord {
 
 const open_ = new Map<string, { env: LmdbEnvironment; refs: number }>();
 const STRUCTURES_KEY = Symbol.for('herdcache.structures');
+const SITE_KEY = 'site';
 
 /**
  * Opens (or shares, within this process) the environment at `path`. One environment per path
@@ -73,6 +77,7 @@ export function acquireEnvironment(path: string, mapSize: number): LmdbEnvironme
   // noSubdir: false, or lmdb-js takes a directory named like `cache.v2` for a file name.
   const root = open({ path: absolute, maxDbs: 8, mapSize, eventTurnBatching: false, noSubdir: false });
   const staleReadersCleared = root.readerCheck();
+  const meta = root.openDB<number, string>('meta', {});
   const env: LmdbEnvironment = {
     path: absolute,
     root,
@@ -81,11 +86,26 @@ export function acquireEnvironment(path: string, mapSize: number): LmdbEnvironme
     byAge: root.openDB<number, [number, string]>('by-age', {}),
     leases: root.openDB<{ token: string; expiresAt: number }, string>('leases', {}),
     changes: root.openDB<ChangeRecord, [number, number]>('changes', {}),
-    meta: root.openDB<number, string>('meta', {}),
+    meta,
     staleReadersCleared,
+    site: siteOf(meta, root),
   };
   open_.set(absolute, { env, refs: 1 });
   return env;
+}
+
+/**
+ * The file's site id: written once, by whichever process creates the file. The look and the
+ * write share one write transaction, so two processes opening a new file at once agree.
+ */
+function siteOf(meta: Database<number, string>, root: RootDatabase): string {
+  let id = 0;
+  root.transactionSync(() => {
+    const existing = meta.get(SITE_KEY);
+    id = existing ?? randomBytes(6).readUIntBE(0, 6);
+    if (existing === undefined) meta.putSync(SITE_KEY, id);
+  });
+  return id.toString(36);
 }
 
 /**

@@ -202,6 +202,10 @@ class LmdbTier implements Tier {
     if (env !== undefined) await releaseEnvironment(env);
   }
 
+  site(): string {
+    return this.open().site;
+  }
+
   /** Runs the sweep once now: expired entries, the size bound, old changes, dead leases. */
   async sweep(): Promise<void> {
     const env = this.env;

@@ -1,26 +1,28 @@
 import type { Invalidation } from '../core/tier.js';
 
 /**
- * One message on the invalidation channel: who sent it (`o`, a tier instance) and what changed,
- * a storage key (`k`) or every key under a prefix (`p`). Never a value: values stay in Redis.
+ * One message on the invalidation channel: who sent it (`o`, a tier instance), the sender's
+ * machine storage (`s`, its site id, when it has one) and what changed, a storage key (`k`) or
+ * every key under a prefix (`p`). Never a value: values stay in Redis.
  *
  * @example
  * ```ts
- * const message: BusMessage = { o: 'Zq3x9Lk2', k: '0::user:1' };
+ * const message: BusMessage = { o: 'Zq3x9Lk2', s: '2kx9a1', k: '0::user:1' };
  * ```
  */
-export type BusMessage = { readonly o: string; readonly k: string } | { readonly o: string; readonly p: string };
+export type BusMessage = { readonly o: string; readonly s?: string } & ({ readonly k: string } | { readonly p: string });
 
 /**
  * Encodes a change for the invalidation channel.
  *
  * @example
  * ```ts
- * encodeBusMessage('Zq3x9Lk2', { key: '0::user:1' }); // '{"o":"Zq3x9Lk2","k":"0::user:1"}'
+ * encodeBusMessage('Zq3x9Lk2', undefined, { key: '0::user:1' }); // '{"o":"Zq3x9Lk2","k":"0::user:1"}'
  * ```
  */
-export function encodeBusMessage(origin: string, change: Invalidation): string {
-  return JSON.stringify('key' in change ? { o: origin, k: change.key } : { o: origin, p: change.prefix });
+export function encodeBusMessage(origin: string, site: string | undefined, change: Invalidation): string {
+  const what = 'key' in change ? { k: change.key } : { p: change.prefix };
+  return JSON.stringify(site === undefined ? { o: origin, ...what } : { o: origin, s: site, ...what });
 }
 
 /**
@@ -30,6 +32,7 @@ export function encodeBusMessage(origin: string, change: Invalidation): string {
  * @example
  * ```ts
  * decodeBusMessage('{"o":"a","p":"0::"}'); // { origin: 'a', change: { prefix: '0::' } }
+ * decodeBusMessage('{"o":"a","s":"b","k":"0::x"}'); // { origin: 'a', change: { key: '0::x', site: 'b' } }
  * decodeBusMessage('hello');               // undefined
  * ```
  */
@@ -41,10 +44,11 @@ export function decodeBusMessage(message: string): { origin: string; change: Inv
     return undefined;
   }
   if (typeof parsed !== 'object' || parsed === null) return undefined;
-  const { o, k, p } = parsed as Record<string, unknown>;
-  if (typeof o !== 'string') return undefined;
-  if (typeof k === 'string') return { origin: o, change: { key: k } };
-  if (typeof p === 'string') return { origin: o, change: { prefix: p } };
+  const { o, s, k, p } = parsed as Record<string, unknown>;
+  if (typeof o !== 'string' || (s !== undefined && typeof s !== 'string')) return undefined;
+  const site = s === undefined ? {} : { site: s };
+  if (typeof k === 'string') return { origin: o, change: { key: k, ...site } };
+  if (typeof p === 'string') return { origin: o, change: { prefix: p, ...site } };
   return undefined;
 }
 

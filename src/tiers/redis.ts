@@ -4,9 +4,10 @@
  * Invalidation bound. A `set`, `delete` or `clear` writes Redis and publishes the changed key (or
  * prefix, never the value) on a pub/sub channel in the same atomic script. Every other cache
  * instance subscribed to the channel drops its memory copy as soon as the message arrives and
- * its machine's LMDB copy with one LMDB commit: another machine stops seeing the old value within
- * one pub/sub delivery plus one LMDB commit, a few milliseconds on a LAN (the tests allow 2 s on a
- * loaded machine). A read from Redis that overlaps the change of its key is read again, so an old
+ * its machine's LMDB copy with one LMDB commit (unless the message carries the site id of its own
+ * LMDB file: the writer shares that file and replaced the copy itself), so another machine stops
+ * seeing the old value within one pub/sub delivery plus one LMDB commit, a few milliseconds on a
+ * LAN (the tests allow 2 s on a loaded machine). A read from Redis that overlaps the change of its key is read again, so an old
  * reply cannot be copied back into the local tiers after the drop. Pub/sub delivers at most once:
  * when the subscription is lost (Redis restarted, network cut) messages may be missed, so when it
  * is restored every local copy is dropped (memory and LMDB, as for `clear('')`) before the bound
@@ -439,7 +440,7 @@ class RedisTierImpl implements RedisTier {
    * reports a failure as the engine expects of tiers, and rethrows it.
    */
   private async write(operation: string, change: Invalidation, action: (message: string) => Promise<unknown>): Promise<void> {
-    const message = encodeBusMessage(this.origin, change);
+    const message = encodeBusMessage(this.origin, this.host.site, change);
     this.guard.changed(change);
     try {
       await action(message);

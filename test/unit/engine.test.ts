@@ -16,9 +16,9 @@ import {
   type Tier,
 } from '../../src/index.js';
 import { memoizeKey } from '../../src/core/keys.js';
-import { acquireEnvironment, releaseEnvironment } from '../../src/tiers/lmdb-env.js';
 import { manualClock, type ManualClock } from '../helpers/clock.js';
 import { tempDir } from '../helpers/tmp.js';
+import { writeRaw } from '../helpers/lmdb-raw.js';
 
 const T0 = 1_000_000;
 const CONFIGS = ['L1', 'L2', 'L1+L2'] as const;
@@ -46,21 +46,6 @@ function harness(t: TestContext, config: Config = 'L1+L2', options: { ttl?: numb
     dir.cleanup();
   });
   return { cache, clock, path: dir.path, memory };
-}
-
-/**
- * Writes raw bytes under a storage key (or removes it), bypassing the cache's encoder as a damaged
- * file or a foreign writer would; then renews the read snapshot of the cache's open environment,
- * as its change-log poll would within syncInterval, so that the cache sees the commit at once.
- */
-async function writeRaw(path: string, key: string, bytes: Uint8Array | undefined): Promise<void> {
-  const raw = open({ path, maxDbs: 8 });
-  const db = raw.openDB('entries', { encoding: 'binary' });
-  await (bytes === undefined ? db.remove(key) : db.put(key, Buffer.from(bytes)));
-  await raw.close();
-  const env = acquireEnvironment(path, 16 * 1024 * 1024);
-  env.root.resetReadTxn();
-  await releaseEnvironment(env);
 }
 
 /** The counters that `action` changed, as { name: delta } (hits as `hits.<tier>`). */

@@ -3,7 +3,6 @@
 import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
 import { Packr } from 'msgpackr';
-import { open } from 'lmdb';
 import {
   createCache,
   errors,
@@ -16,9 +15,9 @@ import {
   type Cache,
   type Tier,
 } from '../../src/index.js';
-import { acquireEnvironment, releaseEnvironment } from '../../src/tiers/lmdb-env.js';
 import { manualClock } from '../helpers/clock.js';
 import { tempDir } from '../helpers/tmp.js';
+import { writeRaw } from '../helpers/lmdb-raw.js';
 
 const CONFIGS = ['L1', 'L2', 'L1+L2'] as const;
 type Config = (typeof CONFIGS)[number];
@@ -35,21 +34,6 @@ function harness(t: TestContext, config: Config, namespace?: string): { cache: C
     dir.cleanup();
   });
   return { cache, path: dir.path, memory };
-}
-
-/**
- * Writes raw bytes under a storage key (or removes it), bypassing the cache's encoder as a damaged
- * file or a foreign writer would; then renews the read snapshot of the cache's open environment,
- * as its change-log poll would within syncInterval, so that the cache sees the commit at once.
- */
-async function writeRaw(path: string, key: string, bytes: Uint8Array | undefined): Promise<void> {
-  const raw = open({ path, maxDbs: 8 });
-  const db = raw.openDB('entries', { encoding: 'binary' });
-  await (bytes === undefined ? db.remove(key) : db.put(key, Buffer.from(bytes)));
-  await raw.close();
-  const env = acquireEnvironment(path, 16 * 1024 * 1024);
-  env.root.resetReadTxn();
-  await releaseEnvironment(env);
 }
 
 function isCode(code: string, pattern?: RegExp) {

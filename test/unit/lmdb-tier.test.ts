@@ -4,7 +4,6 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it, type TestContext } from 'node:test';
-import { open } from 'lmdb';
 import { makeEntry } from '../../src/core/entry.js';
 import { createCache, InvalidKeyError, lmdbTier, memoryTier, StorageError, type Cache, type Tier, type TierReport } from '../../src/index.js';
 import { acquireEnvironment, releaseEnvironment } from '../../src/tiers/lmdb-env.js';
@@ -12,6 +11,7 @@ import { usedBytes } from '../../src/tiers/lmdb-sweep.js';
 import { startEngineWorker } from '../fixtures/engine-worker.js';
 import { manualClock, type ManualClock } from '../helpers/clock.js';
 import { tempDir } from '../helpers/tmp.js';
+import { writeRaw } from '../helpers/lmdb-raw.js';
 
 const T0 = 1_000_000;
 /** Long enough that the background sweep never runs by itself during a test. */
@@ -40,21 +40,6 @@ function harness(t: TestContext, options: { maxBytes?: number; memory?: boolean;
     dir.cleanup();
   });
   return { cache, tier, clock, path: dir.path, events };
-}
-
-/**
- * Writes raw bytes under a storage key (or removes it), bypassing the cache's encoder as a damaged
- * file or a foreign writer would; then renews the read snapshot of the cache's open environment,
- * as its change-log poll would within syncInterval, so that the cache sees the commit at once.
- */
-async function writeRaw(path: string, key: string, bytes: Uint8Array | undefined): Promise<void> {
-  const raw = open({ path, maxDbs: 8 });
-  const db = raw.openDB('entries', { encoding: 'binary' });
-  await (bytes === undefined ? db.remove(key) : db.put(key, Buffer.from(bytes)));
-  await raw.close();
-  const env = acquireEnvironment(path, 16 * 1024 * 1024);
-  env.root.resetReadTxn();
-  await releaseEnvironment(env);
 }
 
 /** The raw bytes stored under a storage key, read through a fresh snapshot. */
@@ -213,6 +198,25 @@ describe('lmdbTier: environment', () => {
     await b.set('k2', 2);
     assert.equal(b.getSync('k2'), 2);
     await b.close();
+  });
+
+  it('keeps its site id in the file: the same after closing and opening again, another for another file', async (t) => {
+    const dir = tempDir('herdcache-lmdb-site');
+    const other = tempDir('herdcache-lmdb-site-other');
+    t.after(() => { dir.cleanup(); other.cleanup(); });
+    const siteOf = async (path: string): Promise<string | undefined> => {
+      const tier = lmdbTier({ path });
+      const cache = createCache({ tiers: [tier] });
+      try {
+        return tier.site?.();
+      } finally {
+        await cache.close();
+      }
+    };
+    const first = await siteOf(dir.path);
+    assert.match(first ?? '', /^[0-9a-z]+$/);
+    assert.equal(await siteOf(dir.path), first);
+    assert.notEqual(await siteOf(other.path), first);
   });
 });
 

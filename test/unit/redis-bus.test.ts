@@ -5,14 +5,16 @@ import { loadIoredis } from '../../src/tiers/redis-connection.js';
 import { StorageError } from '../../src/core/errors.js';
 
 describe('redis invalidation messages', () => {
-  it('round-trip a key or a prefix with the origin', () => {
-    assert.deepEqual(decodeBusMessage(encodeBusMessage('o1', { key: '0::user:1' })), { origin: 'o1', change: { key: '0::user:1' } });
-    assert.deepEqual(decodeBusMessage(encodeBusMessage('o2', { prefix: '' })), { origin: 'o2', change: { prefix: '' } });
-    assert.deepEqual(decodeBusMessage(encodeBusMessage('o3', { key: 'caf\u00e9 "quoted" \u{1F600}' })), { origin: 'o3', change: { key: 'caf\u00e9 "quoted" \u{1F600}' } });
+  it('round-trip a key or a prefix with the origin, and the site when there is one', () => {
+    assert.deepEqual(decodeBusMessage(encodeBusMessage('o1', undefined, { key: '0::user:1' })), { origin: 'o1', change: { key: '0::user:1' } });
+    assert.deepEqual(decodeBusMessage(encodeBusMessage('o2', undefined, { prefix: '' })), { origin: 'o2', change: { prefix: '' } });
+    assert.deepEqual(decodeBusMessage(encodeBusMessage('o3', undefined, { key: 'caf\u00e9 "quoted" \u{1F600}' })), { origin: 'o3', change: { key: 'caf\u00e9 "quoted" \u{1F600}' } });
+    assert.deepEqual(decodeBusMessage(encodeBusMessage('o4', 'site-1', { key: '0::k' })), { origin: 'o4', change: { key: '0::k', site: 'site-1' } });
+    assert.deepEqual(decodeBusMessage(encodeBusMessage('o5', 'site-2', { prefix: '0::' })), { origin: 'o5', change: { prefix: '0::', site: 'site-2' } });
   });
 
   it('ignore whatever else is published on the channel', () => {
-    for (const junk of ['', 'hello', '42', 'null', '[]', '{}', '{"o":1,"k":"x"}', '{"o":"a"}', '{"o":"a","k":3}']) {
+    for (const junk of ['', 'hello', '42', 'null', '[]', '{}', '{"o":1,"k":"x"}', '{"o":"a"}', '{"o":"a","k":3}', '{"o":"a","s":7,"k":"x"}']) {
       assert.equal(decodeBusMessage(junk), undefined, junk);
     }
   });

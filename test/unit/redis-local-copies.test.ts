@@ -5,8 +5,21 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { createCache, lmdbTier, memoryTier, redisTier, type Invalidation } from '../../src/index.js';
 import { makeEntry } from '../../src/core/entry.js';
+import { acquireEnvironment, releaseEnvironment } from '../../src/tiers/lmdb-env.js';
+import { until } from '../fixtures/policy-support.js';
 import { redisSkip, startRedisServer, type RedisServer } from '../helpers/redis-server.js';
 import { tempDir } from '../helpers/tmp.js';
+
+/** The value an LMDB file holds for a key of the default namespace, read through a fresh snapshot. */
+async function storedValue(path: string, key: string): Promise<unknown> {
+  const env = acquireEnvironment(path, 16 * 1024 * 1024);
+  try {
+    env.root.resetReadTxn();
+    return (env.entries.get(`0::${key}`) as { value: unknown } | undefined)?.value;
+  } finally {
+    await releaseEnvironment(env);
+  }
+}
 
 describe('local copies after an invalidation from Redis', { skip: redisSkip() }, () => {
   let server: RedisServer;
@@ -54,4 +67,40 @@ describe('local copies after an invalidation from Redis', { skip: redisSkip() },
       }
     },
   );
+
+  it('a change made on this machine leaves its LMDB copy alone; the other machines drop theirs', async () => {
+    const here = tempDir('herdcache-redis-site-a');
+    const there = tempDir('herdcache-redis-site-b');
+    const machine = (path: string) => {
+      const lmdb = lmdbTier({ path });
+      const redis = redisTier({ url: server.url, keyPrefix: 'site:' });
+      return { lmdb, redis, cache: createCache({ tiers: [memoryTier(), lmdb, redis], ttl: 60_000 }) };
+    };
+    const writer = machine(here.path);
+    const neighbour = machine(here.path); // another process of the writer's machine
+    const remote = machine(there.path);
+    try {
+      await Promise.all([writer, neighbour, remote].map((m) => m.redis.ready()));
+      assert.equal(writer.lmdb.site?.(), neighbour.lmdb.site?.(), 'one LMDB file, one site');
+      assert.notEqual(writer.lmdb.site?.(), remote.lmdb.site?.());
+
+      await remote.cache.set('k', 'old');
+      assert.equal(await neighbour.cache.get('k'), 'old'); // now in this machine's LMDB too
+      for (let i = 0; i < 200 && (await storedValue(here.path, 'k')) !== 'old'; i++) await delay(5);
+      assert.equal(await storedValue(here.path, 'k'), 'old', 'the copy into LMDB committed');
+      const heard = { neighbour: neighbour.cache.stats().invalidations, remote: remote.cache.stats().invalidations };
+      await writer.cache.set('k', 'new');
+      // The neighbour hears it twice (LMDB change log, Redis message), the remote machine once.
+      await until(() => neighbour.cache.stats().invalidations >= heard.neighbour + 2 && remote.cache.stats().invalidations >= heard.remote + 1, 'the change reached both', 2_000);
+      await delay(100); // a drop would have committed by now
+      assert.equal(await storedValue(here.path, 'k'), 'new', "the writer's new value stays in its machine's LMDB");
+      assert.equal(await storedValue(there.path, 'k'), undefined, "the remote machine's old copy was dropped");
+      assert.equal(await neighbour.cache.get('k'), 'new');
+      assert.equal(await remote.cache.get('k'), 'new');
+    } finally {
+      await Promise.all([writer, neighbour, remote].map((m) => m.cache.close()));
+      here.cleanup();
+      there.cleanup();
+    }
+  });
 });
