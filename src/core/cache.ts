@@ -491,13 +491,18 @@ export class Cache implements CallEngine, HostEngine {
       const copy = encodeCopy(entry.value);
       await tier.set(key, { ...entry, value: copy.value }, copy.bytes);
     }
-    try {
-      await Promise.all(this.shared.map((t) => t.set(storageKey, entry, -1)));
-    } catch (err) {
-      // No partial copy: what the shared tiers refused must not linger in this process.
-      tier?.delete(key);
-      throw err instanceof StorageError ? err : new StorageError('shared', 'the write failed', { key, cause: err });
+    const outcomes = await Promise.allSettled(this.shared.map(async (t) => t.set(storageKey, entry, -1)));
+    const refused = outcomes.flatMap((o, i) => (o.status === 'rejected' ? [{ tier: this.shared[i]!, reason: o.reason as unknown }] : []));
+    if (refused.length === 0) return;
+    // No partial copy: what the shared tiers refused must not linger in this process.
+    tier?.delete(key);
+    if (refused.length < outcomes.length) {
+      // The new value landed in another shared tier, so the older copy a refusing tier still
+      // holds is out of date for everyone reading through it: drop it if it will let us.
+      await Promise.all(refused.map(({ tier: t }) => this.quietly(t, 'drop-refused', () => t.delete(storageKey))));
     }
+    const cause = refused[0]!.reason;
+    throw cause instanceof StorageError ? cause : new StorageError('shared', 'the write failed', { key, cause });
   }
 
   /** @internal */

@@ -235,6 +235,9 @@ describe('lmdbTier: failed commit', () => {
     });
     assert.equal(await worker.call({ op: 'getSync', key: 'big' }), undefined, 'no copy in L1 or L2');
     assert.equal(await worker.call({ op: 'getSync', key: 'small' }), 'fits');
+    // A refused overwrite changed nothing anywhere: the committed value stays.
+    await assert.rejects(worker.call({ op: 'set', key: 'small', bytes: 6 * 1024 * 1024 }), (err: unknown) => (err as { code?: string }).code === StorageError.code);
+    assert.equal(await worker.call({ op: 'getSync', key: 'small' }), 'fits', 'the committed value survives a refused overwrite');
     const stats = (await worker.call({ op: 'stats' })) as { errors: number; sets: number };
     assert.ok(stats.errors >= 1);
     assert.equal(stats.sets, 1);

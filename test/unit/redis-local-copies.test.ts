@@ -6,6 +6,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { createCache, lmdbTier, memoryTier, redisTier, type Invalidation } from '../../src/index.js';
 import { makeEntry } from '../../src/core/entry.js';
 import { acquireEnvironment, releaseEnvironment } from '../../src/tiers/lmdb-env.js';
+import { startEngineWorker } from '../fixtures/engine-worker.js';
 import { until } from '../fixtures/policy-support.js';
 import { redisSkip, startRedisServer, type RedisServer } from '../helpers/redis-server.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -102,5 +103,22 @@ describe('local copies after an invalidation from Redis', { skip: redisSkip() },
       here.cleanup();
       there.cleanup();
     }
+  });
+
+  it("a write this machine's LMDB refuses (file full) but Redis takes leaves no older copy in LMDB", async (t) => {
+    const dir = tempDir('herdcache-redis-refused');
+    t.after(dir.cleanup);
+    // 2 MiB of file: a 6 MiB value cannot be committed to LMDB; Redis takes it.
+    const worker = await startEngineWorker({ path: dir.path, redis: { url: server.url, keyPrefix: 'refused:' } }, { fileSizeLimitBlocks: 4_096 });
+    t.after(() => worker.kill('SIGKILL'));
+    await worker.call({ op: 'set', key: 'k', value: 'old' });
+    assert.equal(await storedValue(dir.path, 'k'), 'old');
+    await assert.rejects(worker.call({ op: 'set', key: 'k', bytes: 6 * 1024 * 1024 }), (err: unknown) => (err as { code?: string }).code === 'E_STORAGE');
+    assert.equal(await storedValue(dir.path, 'k'), undefined, "LMDB's older copy was dropped: Redis holds the newer value");
+    assert.equal(await worker.call({ op: 'getSync', key: 'k' }), undefined, 'no local copy answers with the older value');
+    const fromRedis = (await worker.call({ op: 'get', key: 'k' })) as Uint8Array;
+    assert.equal(fromRedis.length, 6 * 1024 * 1024);
+    await worker.call({ op: 'close' });
+    assert.deepEqual(worker.unhandled, []);
   });
 });
