@@ -68,7 +68,7 @@ export type { CacheEvents, Listener } from './core/events.js';
 export { DIAGNOSTICS_CHANNEL } from './core/events.js';
 export type { Clock, RandomSource } from './core/clock.js';
 export { DEFAULT_TTL, type EngineOptions } from './core/options.js';
-export type { ComputeCall, ComputeContext, ComputeFn, Next, PipelineShape, Policy, PolicyHost, Stage } from './core/policy.js';
+export type { ComputeCall, ComputeContext, ComputeFn, Next, PipelineShape, Policy, PolicyHost, PollOptions, Stage } from './core/policy.js';
 export type { CacheStats, Counter } from './core/stats.js';
 export type { Invalidation, Lease, LeaseGrant, LeaseStore, MaybePromise, Tier, TierHost, TierReport, TierScope } from './core/tier.js';
 export { memoryTier, DEFAULT_MAX_ENTRIES, type MemoryTierOptions } from './tiers/memory.js';

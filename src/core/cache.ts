@@ -15,6 +15,7 @@ import type { ComputeFn, Policy, PolicyHost, Stage } from './policy.js';
 import { StatsCounters, type CacheStats } from './stats.js';
 import { assertStorable } from './storable.js';
 import type { Invalidation, LeaseStore, Tier, TierReport } from './tier.js';
+import { KeyWakers } from './wakers.js';
 
 /**
  * Per-write options.
@@ -110,6 +111,8 @@ export class Cache implements CallEngine, HostEngine {
   /** Copies of nearer shared tiers being dropped after a wider tier's change: not to be read meanwhile. */
   /** Bumped by every write this process makes or hears of: a read that began before a write must not copy what it read into memory. */
   private writeEpoch = 0;
+  /** Callers waiting for another process's value, woken when a change of their key is heard. */
+  private readonly wakers = new KeyWakers();
   /** The machine tier's site id (see TierHost.site), once the tiers are attached. */
   private site: string | undefined;
   /** Computes in flight by storage key: a set, delete or clear of their key supersedes them. */
@@ -493,7 +496,10 @@ export class Cache implements CallEngine, HostEngine {
     }
     const outcomes = await Promise.allSettled(this.shared.map(async (t) => t.set(storageKey, entry, -1)));
     const refused = outcomes.flatMap((o, i) => (o.status === 'rejected' ? [{ tier: this.shared[i]!, reason: o.reason as unknown }] : []));
-    if (refused.length === 0) return;
+    if (refused.length === 0) {
+      this.wakers.wake(storageKey);
+      return;
+    }
     // No partial copy: what the shared tiers refused must not linger in this process.
     tier?.delete(key);
     if (refused.length < outcomes.length) {
@@ -503,6 +509,11 @@ export class Cache implements CallEngine, HostEngine {
     }
     const cause = refused[0]!.reason;
     throw cause instanceof StorageError ? cause : new StorageError('shared', 'the write failed', { key, cause });
+  }
+
+  /** @internal */
+  nap(ms: number, key: string, storageKey: string): Promise<void> {
+    return this.wakers.nap(storageKey, ms, this.closing, () => new AbortedError(key, 'the cache closed while waiting'));
   }
 
   /** @internal */
@@ -685,12 +696,14 @@ export class Cache implements CallEngine, HostEngine {
     if ('key' in change) {
       if (!change.key.startsWith(this.prefix)) return;
       this.noteWrite(change.key, change.at);
+      this.wakers.wake(change.key);
       this.counters.invalidations++;
       if (tier !== undefined) void tier.delete(change.key.slice(this.prefix.length));
       this.trackDrop({ match: change.key, exact: true, below: sourceIndex }, nearer.map((shared) => this.quietly(shared, 'invalidate', () => shared.delete(change.key))));
     } else {
       if (change.prefix !== '' && change.prefix !== this.prefix) return;
       this.noteWrite(undefined, change.at);
+      this.wakers.wakePrefix(change.prefix);
       this.counters.invalidations++;
       if (tier !== undefined) void tier.clear('');
       this.trackDrop({ match: change.prefix, exact: false, below: sourceIndex }, nearer.map((shared) => this.quietly(shared, 'invalidate', () => shared.clear(change.prefix))));

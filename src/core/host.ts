@@ -27,12 +27,17 @@ export interface HostEngine {
   readShared(key: string, storageKey: string): Promise<CacheEntry | undefined>;
   /** Remembers background work so that close() can wait for it to settle. */
   adopt(work: Promise<unknown>): void;
+  /** Sleeps `ms`, or less if a change of the key is heard; rejects with AbortedError when the cache closes. */
+  nap(ms: number, key: string, storageKey: string): Promise<void>;
   newToken(): string;
 }
 
-/** First and longest pause between two looks while waiting for another caller's compute, ms. */
-const FIRST_POLL = 2;
-const LONGEST_POLL = 50;
+/**
+ * Pauses between two looks while waiting for another caller's compute, by default, ms: the first,
+ * doubling up to the longest. News of the key (a write here, the LMDB change log, the Redis
+ * channel) ends a pause early, so the longest bounds only the waits whose news never comes.
+ */
+export const POLL_DEFAULTS = { first: 2, longest: 50 } as const;
 
 /**
  * Builds the {@link PolicyHost} a cache lends its policies.
@@ -99,12 +104,13 @@ export function createPolicyHost(engine: HostEngine): PolicyHost {
       return engine.readShared(call.key, call.storageKey);
     },
 
-    async waitForEntry(call, maxWait) {
+    async waitForEntry(call, maxWait, poll) {
       const started = engine.clock();
-      let pause = FIRST_POLL;
+      const longest = poll?.longest ?? POLL_DEFAULTS.longest;
+      let pause = Math.min(poll?.first ?? POLL_DEFAULTS.first, longest);
       for (;;) {
-        await host.sleep(pause, call.key);
-        pause = Math.min(LONGEST_POLL, pause * 2);
+        await engine.nap(pause, call.key, call.storageKey);
+        pause = Math.min(longest, pause * 2);
         const entry = await engine.readShared(call.key, call.storageKey);
         if (entry !== undefined && isFresh(entry, engine.clock())) return entry;
         if ((await engine.leases.holder(call.storageKey)) === undefined) {

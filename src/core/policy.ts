@@ -85,6 +85,20 @@ export interface Stage {
 }
 
 /**
+ * How often a caller waiting for another's compute looks again, besides when news of the key
+ * arrives: pauses double from `first` up to `longest`, ms.
+ *
+ * @example
+ * ```ts
+ * const poll: PollOptions = { first: 5, longest: 200 };
+ * ```
+ */
+export interface PollOptions {
+  readonly first?: number;
+  readonly longest?: number;
+}
+
+/**
  * What the cache lends its policies. The built-in policies use nothing else, so a user-written
  * policy can do everything they do.
  *
@@ -111,11 +125,14 @@ export interface PolicyHost {
   readShared(call: ComputeCall): Promise<CacheEntry | undefined>;
   /**
    * Waits, without spinning, until the shared tiers hold a fresh entry for the key (resolves
-   * with it) or nobody holds its lease any more (resolves undefined). Rejects with
-   * LeaseWaitTimeoutError after `maxWait` ms and AbortedError if the cache closes. The caller
-   * counts the wait (`count('leaseWaits')`), since only it knows whether waits are shared.
+   * with it) or nobody holds its lease any more (resolves undefined). It looks again as soon as
+   * a change of the key is heard (a write here, the LMDB change log, the Redis channel) and at
+   * the latest after a pause that doubles from `poll.first` (default 2 ms) up to `poll.longest`
+   * (default 50 ms). Rejects with LeaseWaitTimeoutError after `maxWait` ms and AbortedError if
+   * the cache closes. The caller counts the wait (`count('leaseWaits')`), since only it knows
+   * whether waits are shared.
    */
-  waitForEntry(call: ComputeCall, maxWait: number): Promise<CacheEntry | undefined>;
+  waitForEntry(call: ComputeCall, maxWait: number, poll?: PollOptions): Promise<CacheEntry | undefined>;
   /**
    * Recomputes the key in the background unless another caller already is (lease) or already
    * did (the entry changed since `call.entry`). Never rejects: failures are counted and emitted.

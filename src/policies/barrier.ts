@@ -1,7 +1,8 @@
 import { isFresh } from '../core/entry.js';
+import { InvalidOptionError } from '../core/errors.js';
 import { assertDuration } from '../core/options.js';
 import { KeyLocks } from '../core/key-locks.js';
-import type { ComputeCall, Next, Policy, PolicyHost } from '../core/policy.js';
+import type { ComputeCall, Next, Policy, PolicyHost, PollOptions } from '../core/policy.js';
 
 /**
  * Options of {@link barrier}.
@@ -16,6 +17,12 @@ export interface BarrierOptions {
   readonly lease?: number;
   /** Longest a caller waits for another's compute before failing with LeaseWaitTimeoutError, ms. Default 60 000. */
   readonly maxWait?: number;
+  /**
+   * How often a waiter looks for the value, ms: pauses double from `first` (default 2) up to
+   * `longest` (default 50). News of the key (the LMDB change log, the Redis channel) wakes a
+   * waiter at once, so longer pauses mostly save Redis round trips.
+   */
+  readonly poll?: PollOptions;
 }
 
 /**
@@ -35,6 +42,10 @@ export function barrier(options: BarrierOptions = {}): Policy {
   const maxWait = options.maxWait ?? 60_000;
   assertDuration('barrier.lease', lease);
   assertDuration('barrier.maxWait', maxWait);
+  const poll: PollOptions = options.poll === undefined ? {} : options.poll;
+  if (typeof poll !== 'object' || poll === null) throw new InvalidOptionError('barrier.poll', 'must be an object { first?, longest? } of durations in ms');
+  if (poll.first !== undefined) assertDuration('barrier.poll.first', poll.first);
+  if (poll.longest !== undefined) assertDuration('barrier.poll.longest', poll.longest);
   return {
     name: 'barrier',
     create(host) {
@@ -45,7 +56,7 @@ export function barrier(options: BarrierOptions = {}): Policy {
           // Bounded by the lease: a leader that overruns it no longer holds the others back.
           const release = await locks.acquire(call.storageKey, lease, () => host.count('leaseWaits'));
           try {
-            return await guarded(host, call, next, lease, maxWait, () => {
+            return await guarded(host, call, next, lease, maxWait, poll, () => {
               if (locks.firstWait(call.storageKey)) host.count('leaseWaits');
             });
           } finally {
@@ -57,7 +68,7 @@ export function barrier(options: BarrierOptions = {}): Policy {
   };
 }
 
-async function guarded(host: PolicyHost, call: ComputeCall, next: Next, leaseTtl: number, maxWait: number, countWait: () => void): Promise<unknown> {
+async function guarded(host: PolicyHost, call: ComputeCall, next: Next, leaseTtl: number, maxWait: number, poll: PollOptions, countWait: () => void): Promise<unknown> {
   for (;;) {
     // A caller that queued behind this process's leader finds the leader's value here.
     const current = await host.readShared(call);
@@ -81,7 +92,7 @@ async function guarded(host: PolicyHost, call: ComputeCall, next: Next, leaseTtl
       }
     }
     countWait();
-    const arrived = await host.waitForEntry(call, maxWait);
+    const arrived = await host.waitForEntry(call, maxWait, poll);
     if (arrived !== undefined) {
       call.entry = arrived;
       return arrived.value;

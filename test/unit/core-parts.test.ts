@@ -1,5 +1,5 @@
 // The small parts of the core on their own: leases (process-local and the fallback chain),
-// per-key locks, error fields, the event emitter and the default clock.
+// per-key locks, the wakers of waiting callers, error fields, the event emitter and the default clock.
 import assert from 'node:assert/strict';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { describe, it } from 'node:test';
@@ -10,6 +10,7 @@ import { KeyLocks } from '../../src/core/key-locks.js';
 import { leaseChain } from '../../src/core/lease-chain.js';
 import { localLeaseStore } from '../../src/core/local-leases.js';
 import type { LeaseStore } from '../../src/core/tier.js';
+import { KeyWakers } from '../../src/core/wakers.js';
 import { manualClock } from '../helpers/clock.js';
 
 describe('localLeaseStore', () => {
@@ -116,6 +117,48 @@ describe('KeyLocks', () => {
     const again = await locks.acquire('k', 20);
     assert.ok(again !== undefined, 'free again after release');
     again();
+  });
+});
+
+describe('KeyWakers', () => {
+  const never = new AbortController().signal;
+  const closed = (): Error => new Error('closed');
+
+  it('a nap ends when its key is woken, long before its pause, and leaves nothing behind', async () => {
+    const wakers = new KeyWakers();
+    let ended = false;
+    const napping = wakers.nap('0::a', 600_000, never, closed).then(() => { ended = true; });
+    const other = wakers.nap('0::b', 600_000, never, closed);
+    assert.equal(wakers.size, 2);
+    wakers.wake('0::b-not-quite');
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(ended, false, 'another key does not wake it');
+    wakers.wake('0::a');
+    await napping;
+    assert.equal(wakers.size, 1);
+    wakers.wakePrefix('0::');
+    await other;
+    assert.equal(wakers.size, 0);
+  });
+
+  it('a nap ends by itself after its pause, and several sleepers of one key all wake', async () => {
+    const wakers = new KeyWakers();
+    await wakers.nap('k', 5, never, closed);
+    const all = [wakers.nap('k', 600_000, never, closed), wakers.nap('k', 600_000, never, closed)];
+    assert.equal(wakers.size, 1);
+    wakers.wakePrefix('');
+    await Promise.all(all);
+    assert.equal(wakers.size, 0);
+  });
+
+  it('rejects with the abort error when the signal aborts, at once if it already has', async () => {
+    const wakers = new KeyWakers();
+    const controller = new AbortController();
+    const napping = wakers.nap('k', 600_000, controller.signal, closed);
+    controller.abort();
+    await assert.rejects(napping, /closed/);
+    await assert.rejects(wakers.nap('k', 600_000, controller.signal, closed), /closed/);
+    assert.equal(wakers.size, 0);
   });
 });
 

@@ -148,6 +148,30 @@ describe('barrier()', () => {
     }
   });
 
+  it('a waiter in another process is woken by the change log as soon as the value lands, however long its pauses', async () => {
+    const clock = manualClock();
+    const path = freshPath();
+    const a = build(clock, [barrier()], path);
+    // Ten-minute pauses between looks: only the news of a's write can bring b its value in time.
+    const b = build(clock, [barrier({ poll: { first: 600_000, longest: 600_000 } })], path);
+    try {
+      const gate = deferred();
+      let runsA = 0;
+      const first = a.compute('k', async () => { runsA++; await gate.promise; return 'from a'; });
+      await until(() => runsA === 1, 'a holds the lease');
+      let runsB = 0;
+      const second = b.compute('k', () => { runsB++; return 'from b'; });
+      await until(() => b.stats().leaseWaits === 1, 'b waits for the lease');
+      gate.resolve();
+      assert.equal(await first, 'from a');
+      assert.equal(await within(second, 5_000, 'b, woken by the change log'), 'from a');
+      assert.equal(runsB, 0);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
   it('news of another process\'s older write, heard while a later compute runs, does not stop that compute from storing', async () => {
     const clock = manualClock();
     const path = freshPath();

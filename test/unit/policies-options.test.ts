@@ -24,11 +24,21 @@ function conflict(policies: readonly Policy[], first: string, second: string, sa
   });
 }
 
+describe('barrier poll option', () => {
+  it('must be an object of durations', () => {
+    refused(() => barrier({ poll: 5 as unknown as { first: number } }), 'barrier.poll', /must be an object \{ first\?, longest\? \}/);
+    refused(() => barrier({ poll: null as unknown as { first: number } }), 'barrier.poll', /must be an object/);
+    assert.doesNotThrow(() => barrier({ poll: { first: 1, longest: 1_000 } }));
+  });
+});
+
 describe('policy options', () => {
   for (const [label, value] of [['zero', 0], ['negative', -1], ['NaN', Number.NaN], ['Infinity', Number.POSITIVE_INFINITY]] as const) {
     it(`${label} durations are refused, naming the option`, () => {
       refused(() => barrier({ lease: value }), 'barrier.lease', /positive finite number of milliseconds/);
       refused(() => barrier({ maxWait: value }), 'barrier.maxWait', /positive finite number of milliseconds/);
+      refused(() => barrier({ poll: { first: value } }), 'barrier.poll.first', /positive finite number of milliseconds/);
+      refused(() => barrier({ poll: { longest: value } }), 'barrier.poll.longest', /positive finite number of milliseconds/);
       refused(() => serveStale({ maxAge: value }), 'serveStale.maxAge', /positive finite/);
       refused(() => serveStale({ maxAge: 1_000, lease: value }), 'serveStale.lease', /positive finite/);
       refused(() => serveStale({ maxAge: 1_000, maxWait: value }), 'serveStale.maxWait', /positive finite/);

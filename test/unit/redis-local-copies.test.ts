@@ -3,11 +3,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
-import { createCache, lmdbTier, memoryTier, redisTier, type Invalidation } from '../../src/index.js';
+import { barrier, createCache, lmdbTier, memoryTier, redisTier, type Invalidation } from '../../src/index.js';
 import { makeEntry } from '../../src/core/entry.js';
 import { acquireEnvironment, releaseEnvironment } from '../../src/tiers/lmdb-env.js';
 import { startEngineWorker } from '../fixtures/engine-worker.js';
-import { until } from '../fixtures/policy-support.js';
+import { deferred, until, within } from '../fixtures/policy-support.js';
 import { redisSkip, startRedisServer, type RedisServer } from '../helpers/redis-server.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -120,5 +120,33 @@ describe('local copies after an invalidation from Redis', { skip: redisSkip() },
     assert.equal(fromRedis.length, 6 * 1024 * 1024);
     await worker.call({ op: 'close' });
     assert.deepEqual(worker.unhandled, []);
+  });
+
+  it('a waiter on another machine is woken by the Redis channel as soon as the value lands, however long its pauses', async () => {
+    const here = tempDir('herdcache-redis-wake-a');
+    const there = tempDir('herdcache-redis-wake-b');
+    const redisA = redisTier({ url: server.url, keyPrefix: 'wake:' });
+    const redisB = redisTier({ url: server.url, keyPrefix: 'wake:' });
+    const a = createCache({ tiers: [memoryTier(), lmdbTier({ path: here.path }), redisA], policies: [barrier()] });
+    // Ten-minute pauses between looks: only the message of a's write can bring b its value in time.
+    const b = createCache({ tiers: [memoryTier(), lmdbTier({ path: there.path }), redisB], policies: [barrier({ poll: { first: 600_000, longest: 600_000 } })] });
+    try {
+      await Promise.all([redisA.ready(), redisB.ready()]);
+      const gate = deferred();
+      let runsA = 0;
+      const first = a.compute('k', async () => { runsA++; await gate.promise; return 'from a'; });
+      await until(() => runsA === 1, 'a holds the lease');
+      let runsB = 0;
+      const second = b.compute('k', () => { runsB++; return 'from b'; });
+      await until(() => b.stats().leaseWaits === 1, 'b waits for the lease');
+      gate.resolve();
+      assert.equal(await first, 'from a');
+      assert.equal(await within(second, 5_000, 'b, woken by the Redis channel'), 'from a');
+      assert.equal(runsB, 0);
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+      here.cleanup();
+      there.cleanup();
+    }
   });
 });
