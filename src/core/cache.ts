@@ -108,7 +108,6 @@ export class Cache implements CallEngine, HostEngine {
   private readonly running = new Set<AbortController>();
   private readonly background = new Set<Promise<unknown>>();
   private readonly closeController = new AbortController();
-  /** Copies of nearer shared tiers being dropped after a wider tier's change: not to be read meanwhile. */
   /** Bumped by every write this process makes or hears of: a read that began before a write must not copy what it read into memory. */
   private writeEpoch = 0;
   /** Callers waiting for another process's value, woken when a change of their key is heard. */
@@ -117,6 +116,7 @@ export class Cache implements CallEngine, HostEngine {
   private site: string | undefined;
   /** Computes in flight by storage key: a set, delete or clear of their key supersedes them. */
   private readonly computing = new Map<string, Set<PipelineCall>>();
+  /** Copies of nearer shared tiers being dropped after a wider tier's change: not to be read meanwhile. */
   private readonly pendingDrops = new Set<{ readonly match: string; readonly exact: boolean; readonly below: number }>();
   private readonly instanceId = randomBytes(6).toString('base64url');
   private tokenSeq = 0;
