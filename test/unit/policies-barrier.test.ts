@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import fc from 'fast-check';
-import { barrier, createCache, errors, type Cache, type Policy } from '../../src/index.js';
+import { barrier, createCache, errors, lmdbTier, memoryTier, type Cache, type LeaseStore, type Policy } from '../../src/index.js';
 import { manualClock, type ManualClock } from '../helpers/clock.js';
 import { propertyParams } from '../helpers/fc.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -145,6 +145,54 @@ describe('barrier()', () => {
     } finally {
       await a.close();
       await b.close();
+    }
+  });
+
+  it('looks again after taking the lease: a value stored by another process just before is returned, not recomputed (property 9)', async () => {
+    const clock = manualClock();
+    const path = freshPath();
+    const a = build(clock, [barrier()], path);
+    const tier = lmdbTier({ path });
+    const b = createCache({ tiers: [memoryTier(), tier], ttl: 1_000, clock, policies: [barrier()] });
+    try {
+      const leases = tier.leases as { acquire: LeaseStore['acquire'] };
+      const acquire = leases.acquire.bind(leases);
+      // Another process stores the value between b's first look and b taking the lease.
+      leases.acquire = async (key, token, ttl) => {
+        await a.set('k', 'from a');
+        return acquire(key, token, ttl);
+      };
+      let runs = 0;
+      assert.equal(await b.compute('k', () => { runs++; return 'from b'; }), 'from a');
+      assert.equal(runs, 0, 'the double check found the value: no compute');
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  it('callers of one process that queued behind their leader take no lease of their own: they find its value', async () => {
+    const clock = manualClock();
+    const tier = lmdbTier({ path: freshPath() });
+    const cache = createCache({ tiers: [memoryTier(), tier], ttl: 1_000, clock, policies: [barrier()] });
+    try {
+      const leases = tier.leases as { acquire: LeaseStore['acquire'] };
+      const acquire = leases.acquire.bind(leases);
+      let acquisitions = 0;
+      leases.acquire = (key, token, ttl) => {
+        acquisitions++;
+        return acquire(key, token, ttl);
+      };
+      const gate = deferred();
+      let runs = 0;
+      const callers = Array.from({ length: 5 }, () => cache.compute('k', async () => { runs++; await gate.promise; return 'v'; }));
+      await until(() => runs === 1, 'the leader computes');
+      gate.resolve();
+      assert.deepEqual(await Promise.all(callers), ['v', 'v', 'v', 'v', 'v']);
+      assert.equal(runs, 1);
+      assert.equal(acquisitions, 1, 'only the leader asked the shared tier for the lease');
+    } finally {
+      await cache.close();
     }
   });
 
