@@ -2,6 +2,7 @@
 // memoize keys that are the same in every process whatever the key order of the arguments.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { assertKey, canonicalArgs, memoizeKey, namespacePrefix } from '../../src/core/keys.js';
 import { InvalidKeyError, NotSerializableError } from '../../src/index.js';
@@ -53,6 +54,15 @@ describe('assertKey', () => {
       assert.throws(() => assertKey(bad, 100), (err: unknown) => err instanceof InvalidKeyError && err.code === 'E_INVALID_KEY' && /must be a string/.test(err.message));
     }
     assert.throws(() => assertKey('', 100), /must not be empty/);
+    assert.throws(() => assertKey(null, 100), /must be a string, got null$/);
+    assert.throws(() => assertKey(7, 100), /must be a string, got number$/);
+  });
+
+  it('refuses a lone UTF-16 surrogate, which would be stored as U+FFFD and meet other keys', () => {
+    for (const lone of ['\ud800', 'a\udc00b']) {
+      assert.throws(() => assertKey(lone, 100), (err: unknown) => err instanceof InvalidKeyError && /well-formed text: a lone UTF-16 surrogate/.test(err.message));
+    }
+    assert.doesNotThrow(() => assertKey('\ud83d\ude00', 100), 'a surrogate pair is fine');
   });
 });
 
@@ -78,6 +88,18 @@ describe('memoize keys', () => {
     ];
     const keys = distinct.map((args) => canonicalArgs(args));
     assert.equal(new Set(keys).size, keys.length, keys.join('\n'));
+  });
+
+  it('keep their exact format, so that keys stay the same across processes and releases', () => {
+    // Every tag of the canonical form once: a change here changes every memoize key in use.
+    const args = ['s', 1, -0, 2n, true, false, undefined, null, [1, , 'x'], new Date(5), /a/g, new Uint8Array([1, 2]), new Map([['k', 1]]), new Set(['v']), { b: { c: 1 }, a: [] }];
+    assert.equal(canonicalArgs(args), '["s",n1,n-0,b2,t,f,u,z,[n1,h,"x"],d5,r/a/g,xUint8Array:AQI=,M{"k"=>n1},S{"v"},{"a":[],"b":{"c":n1}}]');
+    assert.equal(memoizeKey('f', [1]), `memo:f:${createHash('sha256').update('[n1]').digest('base64url')}`);
+  });
+
+  it('name where an argument that cannot be keyed sits', () => {
+    assert.throws(() => canonicalArgs([{ a: { b: () => 1 } }]), (err: unknown) => err instanceof NotSerializableError && err.message.startsWith('value at [0].a.b: a function argument'));
+    assert.throws(() => canonicalArgs([[{ s: Symbol('x') }]]), (err: unknown) => err instanceof NotSerializableError && err.message.startsWith('value at [0][0].s: a symbol argument'));
   });
 
   it('are independent of Map and Set insertion order', () => {
