@@ -105,6 +105,8 @@ function siteOf(meta: Database<number, string>, root: RootDatabase): string {
     id = existing ?? randomBytes(6).readUIntBE(0, 6);
     if (existing === undefined) meta.putSync(SITE_KEY, id);
   });
+  // Let the first read take a fresh snapshot rather than one left from opening the file.
+  root.resetReadTxn();
   return id.toString(36);
 }
 
