@@ -7,7 +7,7 @@ import { barrier, createCache, errors, lmdbTier, memoryTier, type Cache, type Le
 import { manualClock, type ManualClock } from '../helpers/clock.js';
 import { propertyParams } from '../helpers/fc.js';
 import { tempDir } from '../helpers/tmp.js';
-import { PENDING, deferred, settledWithin, spyPolicy, until, within } from '../fixtures/policy-support.js';
+import { PENDING, deferred, settledWithin, spyPolicy, until, waiterGetsLeaderValue, within } from '../fixtures/policy-support.js';
 
 const dirs: Array<{ cleanup: () => void }> = [];
 after(() => dirs.forEach((d) => d.cleanup()));
@@ -203,17 +203,7 @@ describe('barrier()', () => {
     // Ten-minute pauses between looks: only the news of a's write can bring b its value in time.
     const b = build(clock, [barrier({ poll: { first: 600_000, longest: 600_000 } })], path);
     try {
-      const gate = deferred();
-      let runsA = 0;
-      const first = a.compute('k', async () => { runsA++; await gate.promise; return 'from a'; });
-      await until(() => runsA === 1, 'a holds the lease');
-      let runsB = 0;
-      const second = b.compute('k', () => { runsB++; return 'from b'; });
-      await until(() => b.stats().leaseWaits === 1, 'b waits for the lease');
-      gate.resolve();
-      assert.equal(await first, 'from a');
-      assert.equal(await within(second, 5_000, 'b, woken by the change log'), 'from a');
-      assert.equal(runsB, 0);
+      await waiterGetsLeaderValue(a, b, 'k', 5_000, 'the change log');
     } finally {
       await a.close();
       await b.close();

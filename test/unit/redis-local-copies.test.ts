@@ -7,7 +7,7 @@ import { barrier, createCache, lmdbTier, memoryTier, redisTier, type Invalidatio
 import { makeEntry } from '../../src/core/entry.js';
 import { acquireEnvironment, releaseEnvironment } from '../../src/tiers/lmdb-env.js';
 import { startEngineWorker } from '../fixtures/engine-worker.js';
-import { deferred, until, within } from '../fixtures/policy-support.js';
+import { until, waiterGetsLeaderValue } from '../fixtures/policy-support.js';
 import { redisSkip, startRedisServer, type RedisServer } from '../helpers/redis-server.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -136,17 +136,7 @@ describe('local copies after an invalidation from Redis', { skip: redisSkip() },
     const b = createCache({ tiers: [memoryTier(), lmdbTier({ path: there.path }), redisB], policies: [barrier({ poll: { first: 600_000, longest: 600_000 } })] });
     try {
       await Promise.all([redisA.ready(), redisB.ready()]);
-      const gate = deferred();
-      let runsA = 0;
-      const first = a.compute('k', async () => { runsA++; await gate.promise; return 'from a'; });
-      await until(() => runsA === 1, 'a holds the lease');
-      let runsB = 0;
-      const second = b.compute('k', () => { runsB++; return 'from b'; });
-      await until(() => b.stats().leaseWaits === 1, 'b waits for the lease');
-      gate.resolve();
-      assert.equal(await first, 'from a');
-      assert.equal(await within(second, 5_000, 'b, woken by the Redis channel'), 'from a');
-      assert.equal(runsB, 0);
+      await waiterGetsLeaderValue(a, b, 'k', 5_000, 'the Redis channel');
     } finally {
       await Promise.all([a.close(), b.close()]);
       here.cleanup();
