@@ -98,3 +98,30 @@ export async function setUp(): Promise<Setup> {
     },
   };
 }
+
+/**
+ * The reads that walk every key in turn, herdcache L1 beside lru-cache: each hit moves its entry
+ * to the recent end of the table, where the one-key reads of {@link setUp} find it already.
+ * Measured in a process of their own (see bench/hot.ts).
+ */
+export async function setUpWalk(): Promise<Setup> {
+  const dir = tempDir('hot-walk');
+  const walk = [...fillerKeys(), KEY];
+  const herd: Cache = createCache({ lmdb: { path: dir.path } });
+  for (const key of walk) await herd.set(key, VALUE);
+  const { LRUCache } = await import('lru-cache');
+  const lru = new LRUCache<string, typeof VALUE>({ max: 10_000 });
+  for (const key of walk) lru.set(key, VALUE);
+  let herdStep = 0;
+  let lruStep = 0;
+  return {
+    operations: [
+      syncOperation('l1-getSync-walk', `herdcache L1 hit, getSync, ${walk.length} keys in turn`, () => herd.getSync(walk[herdStep++ % walk.length]!)),
+      syncOperation('lru-get-walk', `lru-cache get, ${walk.length} keys in turn`, () => lru.get(walk[lruStep++ % walk.length]!)),
+    ],
+    async close() {
+      await herd.close();
+      dir.remove();
+    },
+  };
+}

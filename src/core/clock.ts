@@ -33,9 +33,11 @@ function forget(): void {
  * const now = coarseClock();
  * ```
  */
-export const coarseClock: Clock = () => {
-  if (cachedNow !== 0) return cachedNow;
+export const coarseClock: Clock = () => (cachedNow !== 0 ? cachedNow : readNow());
+
+// Apart from coarseClock so that the function every hit calls stays small enough to inline.
+function readNow(): number {
   cachedNow = Date.now();
   setTimeout(forget, 1).unref();
   return cachedNow;
-};
+}

@@ -1,8 +1,8 @@
-import { LRUCache } from 'lru-cache';
 import { encodedSize } from '../core/codec.js';
 import type { CacheEntry } from '../core/entry.js';
 import { InvalidOptionError } from '../core/errors.js';
 import type { Tier, TierHost } from '../core/tier.js';
+import { RecencyTable } from './recency-table.js';
 
 /**
  * Bounds of the memory tier. With neither given it keeps 10 000 entries.
@@ -36,8 +36,8 @@ function assertBound(option: string, value: number | undefined): void {
 }
 
 /**
- * The per-process L1 tier: a bounded LRU (lru-cache) of entry records. A hit is one map lookup
- * and a comparison: no promise, no lock, no allocation.
+ * The per-process L1 tier: a bounded LRU ({@link RecencyTable}) of entry records. A hit is one
+ * map lookup and a comparison: no promise, no lock, no allocation.
  *
  * @example
  * ```ts
@@ -51,19 +51,16 @@ export function memoryTier(options: MemoryTierOptions = {}): Tier {
   const maxEntries = options.maxEntries ?? (maxBytes === undefined ? DEFAULT_MAX_ENTRIES : undefined);
   let host: TierHost | undefined;
   let clock: () => number = Date.now;
-  const lruOptions = {
-    ...(maxEntries === undefined ? {} : { max: maxEntries }),
+  const table = new RecencyTable<CacheEntry>({
+    ...(maxEntries === undefined ? {} : { maxEntries }),
     ...(maxBytes === undefined ? {} : { maxSize: maxBytes }),
-    dispose: (_entry: CacheEntry, key: string, reason: LRUCache.DisposeReason) => {
-      if (reason === 'evict') host?.report({ type: 'evict', key, cause: 'size' });
-    },
-  } as LRUCache.Options<string, CacheEntry, unknown>;
-  const lru = new LRUCache<string, CacheEntry>(lruOptions);
+    onEvict: (key) => host?.report({ type: 'evict', key, cause: 'size' }),
+  });
 
   const getSync = (key: string): CacheEntry | undefined => {
-    const entry = lru.get(key);
+    const entry = table.get(key);
     if (entry !== undefined && entry.staleUntil <= clock()) {
-      lru.delete(key);
+      table.delete(key);
       return undefined;
     }
     return entry;
@@ -78,31 +75,29 @@ export function memoryTier(options: MemoryTierOptions = {}): Tier {
       clock = tierHost.clock;
     },
     getSync,
-    peekSync: (key) => lru.get(key),
+    peekSync: (key) => table.get(key),
     get: getSync,
     set(key, entry, bytes) {
       if (maxBytes === undefined) {
-        lru.set(key, entry);
+        table.set(key, entry);
         return;
       }
-      const size = bytes >= 0 ? bytes : encodedSize(entry.value);
-      // lru-cache refuses an item larger than the whole bound; then no copy is kept here.
-      if (size > maxBytes) lru.delete(key);
-      else lru.set(key, entry, { size: Math.max(1, size) });
+      // A value larger than the whole bound is refused, and then no copy is kept here.
+      table.set(key, entry, Math.max(1, bytes >= 0 ? bytes : encodedSize(entry.value)));
     },
     delete(key) {
-      lru.delete(key);
+      table.delete(key);
     },
     clear(prefix) {
       if (prefix === '') {
-        lru.clear();
+        table.clear();
         return;
       }
-      for (const key of [...lru.keys()]) if (key.startsWith(prefix)) lru.delete(key);
+      for (const key of table.keys()) if (key.startsWith(prefix)) table.delete(key);
     },
-    size: () => lru.size,
+    size: () => table.size,
     close() {
-      lru.clear();
+      table.clear();
       return Promise.resolve();
     },
   };
