@@ -160,6 +160,7 @@ export class Cache implements CallEngine, HostEngine {
     }
     this.site = this.shared.find((t) => t.scope === 'machine' && t.site !== undefined)?.site?.();
     this.shared.forEach((tier, index) => tier.onInvalidation?.((change) => this.onInvalidation(change, index)));
+    for (const tier of this.shared) tier.onLeaseRelease?.((storageKey) => this.wakers.wake(storageKey));
     this.host = createPolicyHost(this);
     this.pipeline = composePipeline(resolved.policies, this.host, this.stages, this.ttl, resolved.maxAge);
     this.maxAge = this.pipeline.maxAge;

@@ -164,6 +164,12 @@ export interface Tier {
   readonly leases?: LeaseStore;
   /** Registers the listener for changes made elsewhere (other processes or machines). */
   onInvalidation?(listener: (change: Invalidation) => void): void;
+  /**
+   * Registers the listener for leases released elsewhere, with the storage key. A holder that
+   * gives up without storing (its compute threw) leaves nothing else to hear: this lets the
+   * callers waiting on it look again at once instead of at their next poll.
+   */
+  onLeaseRelease?(listener: (key: string) => void): void;
   /** Number of entries currently held, when cheap to know. */
   size?(): number;
   /** On machine tiers: an id of the storage itself, the same in every process that opens it. */

@@ -1,7 +1,8 @@
 /**
  * Sleepers waiting for another caller's value of a key, woken early as soon as a change of that
- * key is heard (a write of this cache, the LMDB change log, the Redis channel). The pause stays
- * the upper bound: a waiter whose holder gives up, or whose news is lost, still looks again.
+ * key, or the release of its lease, is heard (a write of this cache, the LMDB change log, the
+ * Redis channel). The pause stays the upper bound: a waiter whose news is lost (a holder killed
+ * before it let go, a message dropped) still looks again.
  *
  * @example
  * ```ts

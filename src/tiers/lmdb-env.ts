@@ -34,7 +34,8 @@ export interface LmdbEnvironment {
 }
 
 /**
- * One entry of the change log: who wrote it, when, and which key (or key prefix) changed.
+ * One entry of the change log: who wrote it, when, and which key (or key prefix) changed, or
+ * whose lease was released (`r`, which changes no value).
  *
  * @example
  * ```ts
@@ -48,6 +49,7 @@ export interface ChangeRecord {
   readonly t: number;
   readonly k?: string;
   readonly p?: string;
+  readonly r?: string;
 }
 
 const open_ = new Map<string, { env: LmdbEnvironment; refs: number }>();

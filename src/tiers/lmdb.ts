@@ -102,6 +102,7 @@ class LmdbTier implements Tier {
   private host: TierHost = { clock: Date.now, report: () => {} };
   private env: LmdbEnvironment | undefined;
   private listener: ((change: Invalidation) => void) | undefined;
+  private releaseListener: ((key: string) => void) | undefined;
   private cursor = 0;
   private changeSeq = 0;
   private timers: NodeJS.Timeout[] = [];
@@ -188,6 +189,10 @@ class LmdbTier implements Tier {
 
   onInvalidation(listener: (change: Invalidation) => void): void {
     this.listener = listener;
+  }
+
+  onLeaseRelease(listener: (key: string) => void): void {
+    this.releaseListener = listener;
   }
 
   size(): number {
@@ -294,6 +299,7 @@ class LmdbTier implements Tier {
     return transact(env.leases, () => {
       if (env.leases.get(key)?.token !== token) return false;
       env.leases.remove(key);
+      this.logChange(env, { o: this.instance, t: this.host.clock(), r: key });
       return true;
     });
   }
@@ -317,8 +323,9 @@ class LmdbTier implements Tier {
       }
       for (const { key, value } of env.changes.getRange({ start: [this.cursor + 1, 0] })) {
         this.cursor = key[0];
-        if (value.o === this.instance || listener === undefined) continue;
-        listener(value.k !== undefined ? { key: value.k, at: value.t } : { prefix: value.p ?? '', at: value.t });
+        if (value.o === this.instance) continue;
+        if (value.r !== undefined) this.releaseListener?.(value.r);
+        else if (listener !== undefined) listener(value.k !== undefined ? { key: value.k, at: value.t } : { prefix: value.p ?? '', at: value.t });
       }
     } catch (error) {
       this.host.report({ type: 'error', operation: 'sync', error });

@@ -3,14 +3,25 @@ import type { Invalidation } from '../core/tier.js';
 /**
  * One message on the invalidation channel: who sent it (`o`, a tier instance), the sender's
  * machine storage (`s`, its site id, when it has one) and what changed, a storage key (`k`) or
- * every key under a prefix (`p`). Never a value: values stay in Redis.
+ * every key under a prefix (`p`); or the storage key whose lease was just released (`r`), which
+ * changes no value. Never a value: values stay in Redis.
  *
  * @example
  * ```ts
  * const message: BusMessage = { o: 'Zq3x9Lk2', s: '2kx9a1', k: '0::user:1' };
  * ```
  */
-export type BusMessage = { readonly o: string; readonly s?: string } & ({ readonly k: string } | { readonly p: string });
+export type BusMessage = { readonly o: string; readonly s?: string } & ({ readonly k: string } | { readonly p: string } | { readonly r: string });
+
+/**
+ * What a message from the channel says: a change, or a released lease.
+ *
+ * @example
+ * ```ts
+ * const heard: BusNews = { origin: 'a', released: '0::k' };
+ * ```
+ */
+export type BusNews = { readonly origin: string } & ({ readonly change: Invalidation } | { readonly released: string });
 
 /**
  * Encodes a change for the invalidation channel.
@@ -26,6 +37,19 @@ export function encodeBusMessage(origin: string, site: string | undefined, chang
 }
 
 /**
+ * Encodes the release of a lease for the invalidation channel: the callers waiting on it
+ * elsewhere look again at once.
+ *
+ * @example
+ * ```ts
+ * encodeReleaseMessage('Zq3x9Lk2', '0::user:1'); // '{"o":"Zq3x9Lk2","r":"0::user:1"}'
+ * ```
+ */
+export function encodeReleaseMessage(origin: string, key: string): string {
+  return JSON.stringify({ o: origin, r: key });
+}
+
+/**
  * Decodes a message from the invalidation channel; anything malformed (another program
  * publishing on the channel) gives undefined and is ignored.
  *
@@ -33,10 +57,11 @@ export function encodeBusMessage(origin: string, site: string | undefined, chang
  * ```ts
  * decodeBusMessage('{"o":"a","p":"0::"}'); // { origin: 'a', change: { prefix: '0::' } }
  * decodeBusMessage('{"o":"a","s":"b","k":"0::x"}'); // { origin: 'a', change: { key: '0::x', site: 'b' } }
+ * decodeBusMessage('{"o":"a","r":"0::x"}');        // { origin: 'a', released: '0::x' }
  * decodeBusMessage('hello');               // undefined
  * ```
  */
-export function decodeBusMessage(message: string): { origin: string; change: Invalidation } | undefined {
+export function decodeBusMessage(message: string): BusNews | undefined {
   let parsed: unknown;
   try {
     parsed = JSON.parse(message);
@@ -44,11 +69,12 @@ export function decodeBusMessage(message: string): { origin: string; change: Inv
     return undefined;
   }
   if (typeof parsed !== 'object' || parsed === null) return undefined;
-  const { o, s, k, p } = parsed as Record<string, unknown>;
+  const { o, s, k, p, r } = parsed as Record<string, unknown>;
   if (typeof o !== 'string' || (s !== undefined && typeof s !== 'string')) return undefined;
   const site = s === undefined ? {} : { site: s };
   if (typeof k === 'string') return { origin: o, change: { key: k, ...site } };
   if (typeof p === 'string') return { origin: o, change: { prefix: p, ...site } };
+  if (typeof r === 'string') return { origin: o, released: r };
   return undefined;
 }
 

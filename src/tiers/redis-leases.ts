@@ -34,9 +34,23 @@ const ACQUIRE = luaScript(
   "if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return {1} end " +
     "return {0, redis.call('GET', KEYS[1]), redis.call('PTTL', KEYS[1])}",
 );
-const RELEASE = luaScript("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0");
+// The release is announced on the channel in the same atomic step: a holder that gives up
+// without storing leaves nothing else for the waiters on other machines to hear.
+const RELEASE = luaScript(
+  "if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) redis.call('PUBLISH', ARGV[2], ARGV[3]) return 1 end return 0",
+);
 const EXTEND = luaScript("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0");
 const HOLDER = luaScript("local t = redis.call('GET', KEYS[1]) if not t then return nil end return {t, redis.call('PTTL', KEYS[1])}");
+
+/**
+ * Where and how a release of `key` is announced.
+ *
+ * @example
+ * ```ts
+ * const announce: ReleaseAnnouncer = (key) => ({ channel: 'herdcache:changes', message: encodeReleaseMessage(origin, key) });
+ * ```
+ */
+export type ReleaseAnnouncer = (key: string) => { readonly channel: string; readonly message: string };
 
 /** Redis wants whole milliseconds, at least one. */
 function wholeMs(ms: number): number {
@@ -58,10 +72,10 @@ function holderOf(key: string, token: unknown, pttl: unknown, clock: Clock): Lea
  *
  * @example
  * ```ts
- * const leases = redisLeaseStore(run, (key) => `herdcache:l:${key}`, Date.now);
+ * const leases = redisLeaseStore(run, (key) => `herdcache:l:${key}`, Date.now, announce);
  * ```
  */
-export function redisLeaseStore(run: CommandRunner, leaseKey: (key: string) => string, clock: Clock): RedisLeaseStore {
+export function redisLeaseStore(run: CommandRunner, leaseKey: (key: string) => string, clock: Clock, announce: ReleaseAnnouncer): RedisLeaseStore {
   return {
     scope: 'cluster',
     async acquire(key, token, ttl): Promise<LeaseGrant> {
@@ -74,7 +88,8 @@ export function redisLeaseStore(run: CommandRunner, leaseKey: (key: string) => s
       return { acquired: false, holder: holderOf(key, holderToken, pttl, clock) ?? { key, token: '', expiresAt: clock() + 1 } };
     },
     async release(key, token) {
-      const reply = await run('lease-release', key, (client) => RELEASE.run(client, [leaseKey(key)], [token]));
+      const { channel, message } = announce(key);
+      const reply = await run('lease-release', key, (client) => RELEASE.run(client, [leaseKey(key)], [token, channel, message]));
       return reply === 1;
     },
     async extend(key, token, ttl) {

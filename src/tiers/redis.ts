@@ -33,7 +33,7 @@ import { isEntryRecord, type CacheEntry } from '../core/entry.js';
 import { InvalidKeyError, StorageError } from '../core/errors.js';
 import type { Invalidation, Tier, TierHost } from '../core/tier.js';
 import { CircuitBreaker, type CircuitState } from './redis-breaker.js';
-import { decodeBusMessage, encodeBusMessage, ReadGuard } from './redis-bus.js';
+import { decodeBusMessage, encodeBusMessage, encodeReleaseMessage, ReadGuard } from './redis-bus.js';
 import { closeConnection, connectionOptions, isReplyError, isTimeout, loadIoredis, luaScript, withTimeout } from './redis-connection.js';
 import { redisLeaseStore, type RedisLeaseStore } from './redis-leases.js';
 import { REDIS_DEFAULTS, resolveRedisOptions, type RedisTierOptions, type ResolvedRedisOptions } from './redis-options.js';
@@ -78,6 +78,7 @@ export interface RedisTier extends Tier {
   delete(key: string): Promise<void>;
   clear(prefix: string): Promise<void>;
   onInvalidation(listener: (change: Invalidation) => void): void;
+  onLeaseRelease(listener: (key: string) => void): void;
   /** Connection, subscription and circuit state now. */
   status(): RedisTierStatus;
   /**
@@ -153,6 +154,7 @@ class RedisTierImpl implements RedisTier {
   private readonly breaker: CircuitBreaker;
   private host: TierHost = { clock: Date.now, report: () => {} };
   private listener: ((change: Invalidation) => void) | undefined;
+  private releaseListener: ((key: string) => void) | undefined;
   private cmd: Redis | undefined;
   private sub: Redis | undefined;
   private starting: Promise<void> | undefined;
@@ -176,7 +178,12 @@ class RedisTierImpl implements RedisTier {
         resolve();
       };
     });
-    this.leases = redisLeaseStore((op, key, action) => this.run(op, key, action), (key) => `${options.keyPrefix}l:${key}`, () => this.host.clock());
+    this.leases = redisLeaseStore(
+      (op, key, action) => this.run(op, key, action),
+      (key) => `${options.keyPrefix}l:${key}`,
+      () => this.host.clock(),
+      (key) => ({ channel: options.channel, message: encodeReleaseMessage(this.origin, key) }),
+    );
   }
 
   attach(host: TierHost): void {
@@ -270,6 +277,10 @@ class RedisTierImpl implements RedisTier {
 
   onInvalidation(listener: (change: Invalidation) => void): void {
     this.listener = listener;
+  }
+
+  onLeaseRelease(listener: (key: string) => void): void {
+    this.releaseListener = listener;
   }
 
   async close(): Promise<void> {
@@ -371,7 +382,8 @@ class RedisTierImpl implements RedisTier {
     if (channel !== this.options.channel) return;
     const decoded = decodeBusMessage(message);
     if (decoded === undefined || decoded.origin === this.origin) return;
-    this.deliver(decoded.change);
+    if ('released' in decoded) this.releaseListener?.(decoded.released);
+    else this.deliver(decoded.change);
   }
 
   private deliver(change: Invalidation): void {

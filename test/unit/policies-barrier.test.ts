@@ -7,7 +7,7 @@ import { barrier, createCache, errors, lmdbTier, memoryTier, type Cache, type Le
 import { manualClock, type ManualClock } from '../helpers/clock.js';
 import { propertyParams } from '../helpers/fc.js';
 import { tempDir } from '../helpers/tmp.js';
-import { PENDING, deferred, settledWithin, spyPolicy, until, waiterGetsLeaderValue, within } from '../fixtures/policy-support.js';
+import { PENDING, deferred, settledWithin, spyPolicy, until, waiterGetsLeaderValue, waiterTakesOverFromFailedLeader, within } from '../fixtures/policy-support.js';
 
 const dirs: Array<{ cleanup: () => void }> = [];
 after(() => dirs.forEach((d) => d.cleanup()));
@@ -196,19 +196,21 @@ describe('barrier()', () => {
     }
   });
 
-  it('a waiter in another process is woken by the change log as soon as the value lands, however long its pauses', async () => {
-    const clock = manualClock();
-    const path = freshPath();
-    const a = build(clock, [barrier()], path);
-    // Ten-minute pauses between looks: only the news of a's write can bring b its value in time.
-    const b = build(clock, [barrier({ poll: { first: 600_000, longest: 600_000 } })], path);
-    try {
-      await waiterGetsLeaderValue(a, b, 'k', 5_000, 'the change log');
-    } finally {
-      await a.close();
-      await b.close();
-    }
-  });
+  for (const [news, scenario] of [['the value lands', waiterGetsLeaderValue], ['a failed holder lets go', waiterTakesOverFromFailedLeader]] as const) {
+    it(`a waiter in another process hears through the change log as soon as ${news}, however long its pauses`, async () => {
+      const clock = manualClock();
+      const path = freshPath();
+      const a = build(clock, [barrier()], path);
+      // Ten-minute pauses between looks: only news from a can bring b its answer in time.
+      const b = build(clock, [barrier({ poll: { first: 600_000, longest: 600_000 } })], path);
+      try {
+        await scenario(a, b, 'k', 5_000, 'the change log');
+      } finally {
+        await a.close();
+        await b.close();
+      }
+    });
+  }
 
   it('news of another process\'s older write, heard while a later compute runs, does not stop that compute from storing', async () => {
     const clock = manualClock();

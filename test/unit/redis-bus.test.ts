@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { decodeBusMessage, encodeBusMessage, ReadGuard } from '../../src/tiers/redis-bus.js';
+import { decodeBusMessage, encodeBusMessage, encodeReleaseMessage, ReadGuard } from '../../src/tiers/redis-bus.js';
 import { loadIoredis } from '../../src/tiers/redis-connection.js';
 import { StorageError } from '../../src/core/errors.js';
 
@@ -11,6 +11,11 @@ describe('redis invalidation messages', () => {
     assert.deepEqual(decodeBusMessage(encodeBusMessage('o3', undefined, { key: 'caf\u00e9 "quoted" \u{1F600}' })), { origin: 'o3', change: { key: 'caf\u00e9 "quoted" \u{1F600}' } });
     assert.deepEqual(decodeBusMessage(encodeBusMessage('o4', 'site-1', { key: '0::k' })), { origin: 'o4', change: { key: '0::k', site: 'site-1' } });
     assert.deepEqual(decodeBusMessage(encodeBusMessage('o5', 'site-2', { prefix: '0::' })), { origin: 'o5', change: { prefix: '0::', site: 'site-2' } });
+  });
+
+  it('round-trip the release of a lease, which is not a change', () => {
+    assert.deepEqual(decodeBusMessage(encodeReleaseMessage('o6', '0::k')), { origin: 'o6', released: '0::k' });
+    assert.equal(decodeBusMessage('{"o":"a","r":7}'), undefined);
   });
 
   it('ignore whatever else is published on the channel', () => {

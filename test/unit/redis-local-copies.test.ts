@@ -7,7 +7,7 @@ import { barrier, createCache, lmdbTier, memoryTier, redisTier, type Invalidatio
 import { makeEntry } from '../../src/core/entry.js';
 import { acquireEnvironment, releaseEnvironment } from '../../src/tiers/lmdb-env.js';
 import { startEngineWorker } from '../fixtures/engine-worker.js';
-import { until, waiterGetsLeaderValue } from '../fixtures/policy-support.js';
+import { until, waiterGetsLeaderValue, waiterTakesOverFromFailedLeader } from '../fixtures/policy-support.js';
 import { redisSkip, startRedisServer, type RedisServer } from '../helpers/redis-server.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -126,21 +126,24 @@ describe('local copies after an invalidation from Redis', { skip: redisSkip() },
     assert.deepEqual(worker.unhandled, []);
   });
 
-  it('a waiter on another machine is woken by the Redis channel as soon as the value lands, however long its pauses', async () => {
-    const here = tempDir('herdcache-redis-wake-a');
-    const there = tempDir('herdcache-redis-wake-b');
-    const redisA = redisTier({ url: server.url, keyPrefix: 'wake:' });
-    const redisB = redisTier({ url: server.url, keyPrefix: 'wake:' });
-    const a = createCache({ tiers: [memoryTier(), lmdbTier({ path: here.path }), redisA], policies: [barrier()] });
-    // Ten-minute pauses between looks: only the message of a's write can bring b its value in time.
-    const b = createCache({ tiers: [memoryTier(), lmdbTier({ path: there.path }), redisB], policies: [barrier({ poll: { first: 600_000, longest: 600_000 } })] });
-    try {
-      await Promise.all([redisA.ready(), redisB.ready()]);
-      await waiterGetsLeaderValue(a, b, 'k', 5_000, 'the Redis channel');
-    } finally {
-      await Promise.all([a.close(), b.close()]);
-      here.cleanup();
-      there.cleanup();
-    }
-  });
+  for (const [news, scenario, key] of [['the value lands', waiterGetsLeaderValue, 'lands'], ['a failed holder lets go', waiterTakesOverFromFailedLeader, 'lets-go']] as const) {
+    it(`a waiter on another machine hears through the Redis channel as soon as ${news}, however long its pauses`, async () => {
+      const here = tempDir('herdcache-redis-wake-a');
+      const there = tempDir('herdcache-redis-wake-b');
+      const redisA = redisTier({ url: server.url, keyPrefix: 'wake:' });
+      const redisB = redisTier({ url: server.url, keyPrefix: 'wake:' });
+      const a = createCache({ tiers: [memoryTier(), lmdbTier({ path: here.path }), redisA], policies: [barrier()] });
+      // Ten-minute pauses between looks: only a message from a can bring b its answer in time.
+      const b = createCache({ tiers: [memoryTier(), lmdbTier({ path: there.path }), redisB], policies: [barrier({ poll: { first: 600_000, longest: 600_000 } })] });
+      try {
+        await Promise.all([redisA.ready(), redisB.ready()]);
+        // Its own key: both scenarios share one Redis server and key prefix.
+        await scenario(a, b, key, 5_000, 'the Redis channel');
+      } finally {
+        await Promise.all([a.close(), b.close()]);
+        here.cleanup();
+        there.cleanup();
+      }
+    });
+  }
 });
