@@ -102,7 +102,14 @@ describe('property 4: the memory tier table against an LRU model', () => {
   });
 
   it('refuses bounds that could never hold an entry', () => {
-    assert.throws(() => new RecencyTable({ maxEntries: 0 }), RangeError);
-    assert.throws(() => new RecencyTable({ maxSize: 0 }), RangeError);
+    assert.throws(() => new RecencyTable({ maxEntries: 0 }), { name: 'RangeError', message: /maxEntries >= 1/ });
+    assert.throws(() => new RecencyTable({ maxSize: 0 }), { name: 'RangeError', message: /maxSize > 0/ });
+  });
+
+  it('evicts without an onEvict hook', () => {
+    const table = new RecencyTable<number>({ maxEntries: 1 });
+    table.set('a', 1);
+    table.set('b', 2);
+    assert.deepEqual(table.keys(), ['b']);
   });
 });

@@ -81,6 +81,12 @@ describe('memoryTier bounds', () => {
     assert.equal(tier.size!(), DEFAULT_MAX_ENTRIES);
   });
 
+  it(`bounds only the bytes when only maxBytes is given, not the entries to ${DEFAULT_MAX_ENTRIES}`, () => {
+    const { tier } = attached(memoryTier({ maxBytes: 1024 * 1024 }));
+    for (let i = 0; i < DEFAULT_MAX_ENTRIES + 50; i++) void tier.set(`k${i}`, entry(i), -1);
+    assert.equal(tier.size!(), DEFAULT_MAX_ENTRIES + 50);
+  });
+
   it('applies both bounds when both are given', () => {
     const { tier } = attached(memoryTier({ maxEntries: 3, maxBytes: 10_000 }));
     for (let i = 0; i < 10; i++) void tier.set(`k${i}`, entry(i), -1);
