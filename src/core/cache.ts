@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { PipelineCall, type CallEngine } from './call.js';
 import type { Clock, RandomSource } from './clock.js';
-import { encodeCopy } from './codec.js';
+import { Coherence, type Basis } from './coherence.js';
 import { isFresh, makeEntry, type CacheEntry } from './entry.js';
-import { AbortedError, CacheClosedError, InvalidOptionError, StorageError } from './errors.js';
+import { AbortedError, CacheClosedError, InvalidOptionError } from './errors.js';
 import { CacheEventEmitter, type CacheEvents, type Listener } from './events.js';
 import { createPolicyHost, type HostEngine } from './host.js';
 import { assertKey, memoizeKey, namespacePrefix } from './keys.js';
@@ -13,8 +13,7 @@ import { assertDuration, resolveEngineOptions, type EngineOptions } from './opti
 import { composePipeline, type Pipeline } from './pipeline.js';
 import type { ComputeFn, Policy, PolicyHost, Stage } from './policy.js';
 import { StatsCounters, type CacheStats } from './stats.js';
-import { assertStorable } from './storable.js';
-import type { Invalidation, LeaseStore, Tier, TierReport } from './tier.js';
+import type { LeaseStore, SharedRead, Tier, TierReport } from './tier.js';
 import { KeyWakers } from './wakers.js';
 
 /**
@@ -62,12 +61,6 @@ export interface MemoizeOptions<A extends unknown[]> extends ComputeOptions {
 
 /** How long close() waits for background work to notice the abort, ms. */
 const CLOSE_GRACE = 2_000;
-/**
- * Processes read the clock at slightly different moments (the default clock reuses a reading
- * for up to a busy event-loop turn), so a compute counts as later than another process's change
- * only when it started this much after it, ms.
- */
-const REMOTE_CLOCK_SLACK = 100;
 
 /**
  * The cache engine: tiers (nearest first) walked on reads, written on writes, and a policy
@@ -108,16 +101,12 @@ export class Cache implements CallEngine, HostEngine {
   private readonly running = new Set<AbortController>();
   private readonly background = new Set<Promise<unknown>>();
   private readonly closeController = new AbortController();
-  /** Bumped by every write this process makes or hears of: a read that began before a write must not copy what it read into memory. */
-  private writeEpoch = 0;
   /** Callers waiting for another process's value, woken when a change of their key is heard. */
   private readonly wakers = new KeyWakers();
   /** The machine tier's site id (see TierHost.site), once the tiers are attached. */
   private site: string | undefined;
-  /** Computes in flight by storage key: a set, delete or clear of their key supersedes them. */
-  private readonly computing = new Map<string, Set<PipelineCall>>();
-  /** Copies of nearer shared tiers being dropped after a wider tier's change: not to be read meanwhile. */
-  private readonly pendingDrops = new Set<{ readonly match: string; readonly exact: boolean; readonly below: number }>();
+  /** The write path and the read-through copies: see src/core/coherence.ts. */
+  private readonly coherence: Coherence;
   private readonly instanceId = randomBytes(6).toString('base64url');
   private tokenSeq = 0;
   /** Process-tier hits of the hot paths: a field of the cache itself, so counting is a single store. */
@@ -143,12 +132,16 @@ export class Cache implements CallEngine, HostEngine {
     this.peek = this.processTier?.peekSync ?? this.processTier?.getSync;
     this.counters = new StatsCounters(this.tiers.map((t) => t.name));
     this.events = new CacheEventEmitter(this.namespace);
-    // Widest scope first; the process-local store is the last resort.
-    const stores = [...this.shared].reverse().flatMap((t) => (t.leases === undefined ? [] : [t.leases]));
-    this.leases = leaseChain([...stores, localLeaseStore(this.clock)], (store, operation, error) =>
-      this.onTierReport(`leases:${store.scope}`, { type: 'error', operation, error }),
+    // Nearest first: the machine coordinates through its own store whatever the cluster's does.
+    const stores = this.shared.flatMap((t) => (t.leases === undefined ? [] : [t.leases]));
+    this.leases = leaseChain(
+      stores,
+      localLeaseStore(this.clock),
+      (store, operation, error) => this.onTierReport(`leases:${store.scope}`, { type: 'error', operation, error }),
+      () => this.counters.leasesDegraded++,
     );
     const site = (): string | undefined => this.site;
+    const machine = this.shared.find((t) => t.scope === 'machine');
     for (const tier of this.tiers) {
       tier.attach({
         clock: this.clock,
@@ -156,10 +149,21 @@ export class Cache implements CallEngine, HostEngine {
         get site() {
           return site();
         },
+        ...(tier.scope === 'cluster' && machine?.checkpoints !== undefined ? { checkpoints: machine.checkpoints } : {}),
       });
     }
-    this.site = this.shared.find((t) => t.scope === 'machine' && t.site !== undefined)?.site?.();
-    this.shared.forEach((tier, index) => tier.onInvalidation?.((change) => this.onInvalidation(change, index)));
+    this.site = machine?.site?.();
+    this.coherence = new Coherence({
+      processTier: this.processTier,
+      shared: this.shared,
+      counters: this.counters,
+      prefix: this.prefix,
+      report: (tier, report) => this.onTierReport(tier, report),
+      landed: (storageKey) => this.wakers.wake(storageKey),
+      heardOf: (change) => ('key' in change ? this.wakers.wake(change.key) : this.wakers.wakePrefix(change.prefix)),
+      adopt: (work) => this.adopt(work),
+    });
+    this.shared.forEach((tier, index) => tier.onInvalidation?.((change) => this.coherence.heard(change, index)));
     for (const tier of this.shared) tier.onLeaseRelease?.((storageKey) => this.wakers.wake(storageKey));
     this.host = createPolicyHost(this);
     this.pipeline = composePipeline(resolved.policies, this.host, this.stages, this.ttl, resolved.maxAge);
@@ -219,10 +223,11 @@ export class Cache implements CallEngine, HostEngine {
     const offset = this.processTier === undefined ? 0 : 1;
     for (let i = 0; i < this.syncShared.length; i++) {
       const tier = this.syncShared[i]!;
-      const entry = this.dropping(storageKey, i) ? undefined : tier.getSync!(storageKey);
+      const entry = tier.getSync!(storageKey);
       if (entry !== undefined && isFresh(entry, now)) {
         this.counters.tierHits[i + offset]!++;
-        this.promote(key, storageKey, entry, i, this.writeEpoch);
+        // Synchronous: nothing can change the key between the read and the copy into memory.
+        this.processTier?.set(key, entry, -1);
         return entry.value;
       }
     }
@@ -254,7 +259,7 @@ export class Cache implements CallEngine, HostEngine {
     this.assertOpen();
     assertKey(key, this.maxKeyBytes);
     const now = this.clock();
-    const entry = await this.lookup(key, this.prefix + key, now);
+    const entry = await this.lookup(key, this.prefix + key, now, []);
     return entry !== undefined && isFresh(entry, now) ? entry.value : undefined;
   }
 
@@ -283,9 +288,7 @@ export class Cache implements CallEngine, HostEngine {
     this.assertOpen();
     assertKey(key, this.maxKeyBytes);
     const { ttl, maxAge } = this.durations(options, this.maxAge);
-    const storageKey = this.prefix + key;
-    this.noteWrite(storageKey);
-    await this.store(key, storageKey, makeEntry(value, this.clock(), ttl, maxAge, 0));
+    await this.coherence.store(key, this.prefix + key, makeEntry(value, this.clock(), ttl, maxAge, 0));
     this.counters.sets++;
   }
 
@@ -300,13 +303,7 @@ export class Cache implements CallEngine, HostEngine {
   async delete(key: string): Promise<void> {
     this.assertOpen();
     assertKey(key, this.maxKeyBytes);
-    const storageKey = this.prefix + key;
-    const epoch = this.noteWrite(storageKey);
-    this.processTier?.delete(key);
-    await this.onEveryShared('delete', key, (tier) => tier.delete(storageKey));
-    // A synchronous read between the memory drop and the commit may have copied the old value
-    // back: drop again, unless a later write put something newer there.
-    if (this.writeEpoch === epoch) this.processTier?.delete(key);
+    await this.coherence.remove(key, this.prefix + key);
     this.counters.deletes++;
   }
 
@@ -320,10 +317,7 @@ export class Cache implements CallEngine, HostEngine {
    */
   async clear(): Promise<void> {
     this.assertOpen();
-    const epoch = this.noteWrite(undefined);
-    await this.processTier?.clear('');
-    await this.onEveryShared('clear', undefined, (tier) => tier.clear(this.prefix));
-    if (this.writeEpoch === epoch) await this.processTier?.clear('');
+    await this.coherence.clear();
   }
 
   /**
@@ -359,9 +353,10 @@ export class Cache implements CallEngine, HostEngine {
     const { ttl, maxAge } = this.durations(options, pipeline.maxAge);
     const storageKey = this.prefix + key;
     const now = this.clock();
-    const entry = await this.lookup(key, storageKey, now);
+    const observed: Array<number | undefined> = [];
+    const entry = await this.lookup(key, storageKey, now, observed);
     if (entry !== undefined && isFresh(entry, now) && !pipeline.seesFreshHits) return entry.value;
-    return pipeline.run(new PipelineCall(this, key, storageKey, ttl, maxAge, entry, fn));
+    return pipeline.run(new PipelineCall(this, key, storageKey, ttl, maxAge, entry, fn, observed));
   }
 
   /**
@@ -487,29 +482,18 @@ export class Cache implements CallEngine, HostEngine {
   // ---- internals shared with calls and the policy host ----
 
   /** @internal */
-  async store(key: string, storageKey: string, entry: CacheEntry): Promise<void> {
-    assertStorable(entry.value, key);
-    this.writeEpoch++;
-    const tier = this.processTier;
-    if (tier !== undefined) {
-      const copy = encodeCopy(entry.value);
-      await tier.set(key, { ...entry, value: copy.value }, copy.bytes);
-    }
-    const outcomes = await Promise.allSettled(this.shared.map(async (t) => t.set(storageKey, entry, -1)));
-    const refused = outcomes.flatMap((o, i) => (o.status === 'rejected' ? [{ tier: this.shared[i]!, reason: o.reason as unknown }] : []));
-    if (refused.length === 0) {
-      this.wakers.wake(storageKey);
-      return;
-    }
-    // No partial copy: what the shared tiers refused must not linger in this process.
-    tier?.delete(key);
-    if (refused.length < outcomes.length) {
-      // The new value landed in another shared tier, so the older copy a refusing tier still
-      // holds is out of date for everyone reading through it: drop it if it will let us.
-      await Promise.all(refused.map(({ tier: t }) => this.quietly(t, 'drop-refused', () => t.delete(storageKey))));
-    }
-    const cause = refused[0]!.reason;
-    throw cause instanceof StorageError ? cause : new StorageError('shared', 'the write failed', { key, cause });
+  store(key: string, storageKey: string, entry: CacheEntry, basis: Basis): Promise<boolean> {
+    return this.coherence.store(key, storageKey, entry, basis);
+  }
+
+  /** @internal */
+  openBasis(observed: ReadonlyArray<number | undefined>): Basis {
+    return this.coherence.open(observed);
+  }
+
+  /** @internal */
+  closeBasis(basis: Basis): void {
+    this.coherence.close(basis);
   }
 
   /** @internal */
@@ -517,24 +501,16 @@ export class Cache implements CallEngine, HostEngine {
     return this.wakers.nap(storageKey, ms, this.closing, () => new AbortedError(key, 'the cache closed while waiting'));
   }
 
-  /** @internal */
-  async readShared(key: string, storageKey: string): Promise<CacheEntry | undefined> {
+  /**
+   * Reads the shared tiers only (the "look again" of double-checked locking); the counters it
+   * observed replace those in `observed`, so a compute that follows starts from this read.
+   * @internal
+   */
+  async readShared(key: string, storageKey: string, observed?: Array<number | undefined>): Promise<CacheEntry | undefined> {
     // With no shared tier the leases cover this process only, and its memory is where a
     // competing caller's value lands.
     if (this.shared.length === 0) return this.processTier?.getSync?.(key);
-    const now = this.clock();
-    const epoch = this.writeEpoch;
-    let best: CacheEntry | undefined;
-    for (let i = 0; i < this.shared.length; i++) {
-      const entry = this.dropping(storageKey, i) ? undefined : await this.readTier(this.shared[i]!, storageKey);
-      if (entry === undefined) continue;
-      if (isFresh(entry, now)) {
-        this.promote(key, storageKey, entry, i, epoch);
-        return entry;
-      }
-      if (best === undefined || entry.storedAt > best.storedAt) best = entry;
-    }
-    return best;
+    return this.walkShared(key, storageKey, this.clock(), observed ?? [], undefined, false);
   }
 
   /** @internal */
@@ -556,37 +532,6 @@ export class Cache implements CallEngine, HostEngine {
   /** @internal */
   untrack(controller: AbortController): void {
     this.running.delete(controller);
-  }
-
-  /** @internal */
-  beginCompute(call: PipelineCall): void {
-    let calls = this.computing.get(call.storageKey);
-    if (calls === undefined) this.computing.set(call.storageKey, (calls = new Set()));
-    calls.add(call);
-  }
-
-  /** @internal */
-  endCompute(call: PipelineCall): void {
-    const calls = this.computing.get(call.storageKey);
-    if (calls?.delete(call) === true && calls.size === 0) this.computing.delete(call.storageKey);
-  }
-
-  /**
-   * Records a write to `storageKey` (undefined: every key): computes of that key already running
-   * will not store their older result over it. Returns the new write epoch.
-   */
-  private noteWrite(storageKey: string | undefined, at?: number): number {
-    // A change heard late from another process (its time known) leaves alone the computes that
-    // started after it: they already ran against the new state.
-    const supersede = (call: PipelineCall): void => {
-      if (at === undefined || !(call.startedAt > at + REMOTE_CLOCK_SLACK)) call.supersede();
-    };
-    if (storageKey === undefined) {
-      for (const calls of this.computing.values()) calls.forEach(supersede);
-    } else {
-      this.computing.get(storageKey)?.forEach(supersede);
-    }
-    return ++this.writeEpoch;
   }
 
   /** @internal */
@@ -620,9 +565,11 @@ export class Cache implements CallEngine, HostEngine {
     return { ttl, maxAge };
   }
 
-  /** Walks every tier nearest first; returns the first fresh entry, else the newest stale one. */
-  private async lookup(key: string, storageKey: string, now: number): Promise<CacheEntry | undefined> {
-    const epoch = this.writeEpoch;
+  /**
+   * Walks every tier nearest first; returns the first fresh entry, else the newest stale one.
+   * The shared tiers' counters as read go into `observed` (see src/core/coherence.ts).
+   */
+  private async lookup(key: string, storageKey: string, now: number, observed: Array<number | undefined>): Promise<CacheEntry | undefined> {
     let best: CacheEntry | undefined;
     const tier = this.processTier;
     if (tier !== undefined) {
@@ -635,106 +582,50 @@ export class Cache implements CallEngine, HostEngine {
         best = entry;
       }
     }
-    const offset = tier === undefined ? 0 : 1;
-    for (let i = 0; i < this.shared.length; i++) {
-      const entry = this.dropping(storageKey, i) ? undefined : await this.readTier(this.shared[i]!, storageKey);
-      if (entry === undefined) continue;
-      if (isFresh(entry, now)) {
-        this.counters.tierHits[i + offset]!++;
-        this.promote(key, storageKey, entry, i, epoch);
-        return entry;
-      }
-      if (best === undefined || entry.storedAt > best.storedAt) best = entry;
-    }
-    this.counters.misses++;
-    return best;
+    return this.walkShared(key, storageKey, now, observed, best, true);
   }
 
-  private async readTier(tier: Tier, storageKey: string): Promise<CacheEntry | undefined> {
+  private async walkShared(
+    key: string,
+    storageKey: string,
+    now: number,
+    observed: Array<number | undefined>,
+    staleSoFar: CacheEntry | undefined,
+    counted: boolean,
+  ): Promise<CacheEntry | undefined> {
+    const read = this.coherence.beginRead();
     try {
-      return await tier.get(storageKey);
+      let best = staleSoFar;
+      const offset = this.processTier === undefined ? 0 : 1;
+      for (let i = 0; i < this.shared.length; i++) {
+        const found = await this.readTier(this.shared[i]!, storageKey);
+        observed[i] = read.observed[i] = found?.observed;
+        read.versions[i] = found?.version;
+        const entry = found?.entry;
+        if (entry === undefined) continue;
+        if (isFresh(entry, now)) {
+          if (counted) this.counters.tierHits[i + offset]!++;
+          this.coherence.promote(key, storageKey, entry, i, read);
+          return entry;
+        }
+        if (best === undefined || entry.storedAt > best.storedAt) best = entry;
+      }
+      if (counted) this.counters.misses++;
+      return best;
+    } finally {
+      this.coherence.endRead(read);
+    }
+  }
+
+  /** One tier's answer with its counter; a tier without counters answers with `observed` undefined. */
+  private async readTier(tier: Tier, storageKey: string): Promise<{ entry: CacheEntry | undefined; observed?: number; version?: number } | undefined> {
+    try {
+      if (tier.read !== undefined) return (await tier.read(storageKey)) as SharedRead;
+      return { entry: await tier.get(storageKey) };
     } catch (error) {
       // A tier that cannot answer is a miss for it: the cache keeps serving from the others.
       this.onTierReport(tier.name, { type: 'error', operation: 'get', error });
       return undefined;
-    }
-  }
-
-  /** Copies an entry found in shared tier `sharedIndex` into the tiers above it, keeping its own expiry. */
-  private promote(key: string, storageKey: string, entry: CacheEntry, sharedIndex: number, epoch: number): void {
-    // A write since the read began makes what was read possibly older than what is there now.
-    if (epoch !== this.writeEpoch) return;
-    this.processTier?.set(key, entry, -1);
-    for (let i = 0; i < sharedIndex; i++) {
-      const tier = this.shared[i]!;
-      try {
-        const pending = tier.set(storageKey, entry, -1);
-        if (pending instanceof Promise) pending.catch((error: unknown) => this.onTierReport(tier.name, { type: 'error', operation: 'promote', error }));
-      } catch (error) {
-        this.onTierReport(tier.name, { type: 'error', operation: 'promote', error });
-      }
-    }
-  }
-
-  private async onEveryShared(operation: string, key: string | undefined, action: (tier: Tier) => unknown): Promise<void> {
-    const results = await Promise.allSettled(this.shared.map(async (tier) => action(tier)));
-    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed !== undefined) {
-      const cause: unknown = failed.reason;
-      throw cause instanceof StorageError ? cause : new StorageError('shared', `${operation} failed`, { ...(key === undefined ? {} : { key }), cause });
-    }
-  }
-
-  /**
-   * Another process or machine changed a key: drop this process's copy, and the copies of the
-   * shared tiers nearer than the one that reported it (a Redis change drops this machine's LMDB copy).
-   */
-  private onInvalidation(change: Invalidation, sourceIndex: number): void {
-    // A writer on this machine replaced the nearer tiers' copy itself: dropping it would only
-    // throw away its new value (and the change log already told this process's memory).
-    const nearer = change.site !== undefined && change.site === this.site ? [] : this.shared.slice(0, sourceIndex);
-    const tier = this.processTier;
-    if ('key' in change) {
-      if (!change.key.startsWith(this.prefix)) return;
-      this.noteWrite(change.key, change.at);
-      this.wakers.wake(change.key);
-      this.counters.invalidations++;
-      if (tier !== undefined) void tier.delete(change.key.slice(this.prefix.length));
-      this.trackDrop({ match: change.key, exact: true, below: sourceIndex }, nearer.map((shared) => this.quietly(shared, 'invalidate', () => shared.delete(change.key))));
-    } else {
-      if (change.prefix !== '' && change.prefix !== this.prefix) return;
-      this.noteWrite(undefined, change.at);
-      this.wakers.wakePrefix(change.prefix);
-      this.counters.invalidations++;
-      if (tier !== undefined) void tier.clear('');
-      this.trackDrop({ match: change.prefix, exact: false, below: sourceIndex }, nearer.map((shared) => this.quietly(shared, 'invalidate', () => shared.clear(change.prefix))));
-    }
-  }
-
-  /**
-   * Until the nearer tiers committed the drop, reads skip them for the key: otherwise a read in
-   * the gap would copy the old value back into memory, and nothing would drop it again.
-   */
-  private trackDrop(drop: { readonly match: string; readonly exact: boolean; readonly below: number }, work: Array<Promise<void>>): void {
-    if (work.length === 0) return;
-    this.pendingDrops.add(drop);
-    this.adopt(Promise.all(work).finally(() => this.pendingDrops.delete(drop)));
-  }
-
-  private dropping(storageKey: string, sharedIndex: number): boolean {
-    if (this.pendingDrops.size === 0) return false;
-    for (const d of this.pendingDrops) {
-      if (sharedIndex < d.below && (d.exact ? storageKey === d.match : storageKey.startsWith(d.match))) return true;
-    }
-    return false;
-  }
-
-  /** Runs a tier operation whose failure is reported, never thrown. */
-  private async quietly(tier: Tier, operation: string, action: () => unknown): Promise<void> {
-    try {
-      await action();
-    } catch (error) {
-      this.onTierReport(tier.name, { type: 'error', operation, error });
     }
   }
 

@@ -1,7 +1,7 @@
+import type { Basis } from './coherence.js';
 import type { CacheEntry } from './entry.js';
 import { makeEntry } from './entry.js';
 import { AbortedError, StorageError } from './errors.js';
-import { assertStorable } from './storable.js';
 import type { ComputeCall, ComputeFn } from './policy.js';
 
 /**
@@ -17,14 +17,17 @@ export interface CallEngine {
   /** Aborted when the cache closes. */
   readonly closing: AbortSignal;
   clock(): number;
-  /** Stores an entry on every tier; rejects with NotSerializableError or StorageError. */
-  store(key: string, storageKey: string, entry: CacheEntry): Promise<void>;
+  /**
+   * Stores a compute's entry on every tier unless its key changed after `basis`; resolves with
+   * whether it was stored; rejects with NotSerializableError or StorageError.
+   */
+  store(key: string, storageKey: string, entry: CacheEntry, basis: Basis): Promise<boolean>;
+  /** Where a compute about to run starts from (see src/core/coherence.ts). */
+  openBasis(observed: ReadonlyArray<number | undefined>): Basis;
+  closeBasis(basis: Basis): void;
   /** Tracks a running compute so that `close()` can abort it. */
   track(controller: AbortController): void;
   untrack(controller: AbortController): void;
-  /** Registers a running compute so that a write to its key supersedes it. */
-  beginCompute(call: PipelineCall): void;
-  endCompute(call: PipelineCall): void;
   computeFinished(ok: boolean): void;
 }
 
@@ -33,15 +36,12 @@ export interface CallEngine {
  *
  * @example
  * ```ts
- * const call = new PipelineCall(engine, 'k', '0::k', 1_000, 1_000, undefined, () => 42);
+ * const call = new PipelineCall(engine, 'k', '0::k', 1_000, 1_000, undefined, () => 42, []);
  * await call.run(); // 42, stored
  * ```
  */
 export class PipelineCall implements ComputeCall {
   private controller: AbortController | undefined;
-  private superseded = false;
-  /** When the running compute started, on the cache's clock (NaN before the first run). */
-  startedAt = Number.NaN;
 
   constructor(
     private readonly engine: CallEngine,
@@ -51,6 +51,8 @@ export class PipelineCall implements ComputeCall {
     readonly maxAge: number,
     public entry: CacheEntry | undefined,
     private readonly fn: ComputeFn<unknown>,
+    /** Each shared tier's change counter at this call's latest read of the key. */
+    readonly observed: Array<number | undefined>,
   ) {}
 
   async run(): Promise<unknown> {
@@ -58,10 +60,10 @@ export class PipelineCall implements ComputeCall {
     if (engine.closed) throw new AbortedError(this.key, 'the cache closed before the compute could start');
     const controller = new AbortController();
     this.controller = controller;
-    this.superseded = false;
-    const startedAt = (this.startedAt = engine.clock());
+    // Observed before the function runs: a change committed after this point wins over its result.
+    const basis = engine.openBasis(this.observed);
+    const startedAt = engine.clock();
     engine.track(controller);
-    engine.beginCompute(this);
     let ok = false;
     try {
       const value = await untilClosed(() => this.fn({ key: this.key, signal: controller.signal, stale: this.entry?.value }), engine.closing, this.key);
@@ -69,23 +71,18 @@ export class PipelineCall implements ComputeCall {
       if (controller.signal.aborted) throw controller.signal.reason;
       const storedAt = engine.clock();
       const entry = makeEntry(value, storedAt, this.ttl, this.maxAge, Math.max(0, storedAt - startedAt));
-      if (this.superseded) {
-        // A set, delete or clear of the key landed while this compute ran: it is newer than what
-        // this compute began from, so the result goes to this caller only.
-        assertStorable(value, this.key);
-      } else {
-        try {
-          await engine.store(this.key, this.storageKey, entry);
-          this.entry = entry;
-        } catch (err) {
-          // The caller still gets the value it asked for; the failed write was reported by the tier.
-          if (!(err instanceof StorageError)) throw err;
-        }
+      try {
+        // Not stored if a set, delete or clear of the key landed after the basis: the result
+        // then goes to this caller only.
+        if (await engine.store(this.key, this.storageKey, entry, basis)) this.entry = entry;
+      } catch (err) {
+        // The caller still gets the value it asked for; the failed write was reported by the tier.
+        if (!(err instanceof StorageError)) throw err;
       }
       ok = true;
       return value;
     } finally {
-      engine.endCompute(this);
+      engine.closeBasis(basis);
       engine.untrack(controller);
       if (this.controller === controller) this.controller = undefined;
       engine.computeFinished(ok);
@@ -94,11 +91,6 @@ export class PipelineCall implements ComputeCall {
 
   abort(reason: Error): void {
     this.controller?.abort(reason);
-  }
-
-  /** A write to the key landed while this compute ran: its result must not be stored. */
-  supersede(): void {
-    this.superseded = true;
   }
 }
 

@@ -6,6 +6,8 @@ import type { CacheEventEmitter } from './events.js';
 import type { PolicyHost } from './policy.js';
 import type { StatsCounters } from './stats.js';
 import type { Lease, LeaseStore } from './tier.js';
+import { PipelineCall } from './call.js';
+import type { ComputeCall } from './policy.js';
 
 /**
  * What the policy host needs from the cache.
@@ -23,8 +25,11 @@ export interface HostEngine {
   readonly leases: LeaseStore;
   /** Aborted when the cache closes: wakes every sleeper. */
   readonly closing: AbortSignal;
-  /** Reads the shared tiers only (fresh snapshot), promoting a fresh hit to the process tier. */
-  readShared(key: string, storageKey: string): Promise<CacheEntry | undefined>;
+  /**
+   * Reads the shared tiers only (fresh snapshot), promoting a fresh hit to the process tier; the
+   * counters observed go into `observed`, the basis of the compute that may follow.
+   */
+  readShared(key: string, storageKey: string, observed?: Array<number | undefined>): Promise<CacheEntry | undefined>;
   /** Remembers background work so that close() can wait for it to settle. */
   adopt(work: Promise<unknown>): void;
   /** Sleeps `ms`, or less if a change of the key is heard; rejects with AbortedError when the cache closes. */
@@ -101,7 +106,7 @@ export function createPolicyHost(engine: HostEngine): PolicyHost {
     },
 
     readShared(call) {
-      return engine.readShared(call.key, call.storageKey);
+      return engine.readShared(call.key, call.storageKey, observedOf(call));
     },
 
     async waitForEntry(call, maxWait, poll) {
@@ -111,11 +116,11 @@ export function createPolicyHost(engine: HostEngine): PolicyHost {
       for (;;) {
         await engine.nap(pause, call.key, call.storageKey);
         pause = Math.min(longest, pause * 2);
-        const entry = await engine.readShared(call.key, call.storageKey);
+        const entry = await engine.readShared(call.key, call.storageKey, observedOf(call));
         if (entry !== undefined && isFresh(entry, engine.clock())) return entry;
         if ((await engine.leases.holder(call.storageKey)) === undefined) {
           // The holder finished (its value may have landed just now) or gave up: look once more.
-          const last = await engine.readShared(call.key, call.storageKey);
+          const last = await engine.readShared(call.key, call.storageKey, observedOf(call));
           return last !== undefined && isFresh(last, engine.clock()) ? last : undefined;
         }
         const waited = engine.clock() - started;
@@ -132,7 +137,7 @@ export function createPolicyHost(engine: HostEngine): PolicyHost {
         if (lease === undefined) return;
         try {
           // Double check: another process may have refreshed since this caller read the entry.
-          const current = await engine.readShared(call.key, call.storageKey);
+          const current = await engine.readShared(call.key, call.storageKey, observedOf(call));
           if (current !== undefined && (seen === undefined || current.storedAt > seen.storedAt)) return;
           if (source === 'xfetch') engine.counters.earlyRefreshes++;
           else engine.counters.staleRefreshes++;
@@ -177,3 +182,8 @@ export function createPolicyHost(engine: HostEngine): PolicyHost {
   return host;
 }
 
+
+/** The counters a call's reads observed, when the call is the engine's own. */
+function observedOf(call: ComputeCall): Array<number | undefined> | undefined {
+  return call instanceof PipelineCall ? call.observed : undefined;
+}

@@ -1,52 +1,87 @@
-import type { LeaseStore } from './tier.js';
+import type { Lease, LeaseGrant, LeaseStore } from './tier.js';
 
 /**
- * Leases taken from the widest store that answers: when a cluster-wide store (Redis) fails,
- * the machine-wide one (LMDB) stands in, then the process-local one, so that a compute is never
- * blocked by a lease server being down. `onFallback` hears each failure.
+ * Leases taken nearest first. The machine's processes coordinate through the machine store
+ * (LMDB) whatever happens to the cluster store (Redis); the cluster lease is taken on top of it,
+ * so that a caller holds the key for the whole cluster only while holding it for its machine.
+ *
+ * When a store cannot answer, the guarantee narrows by one scope and says so (`onDegraded`):
+ * without the cluster store a lease still covers every process of the machine; without the
+ * machine store (a full disk), the process-local store stands in and the lease covers this
+ * process only. It never silently narrows further than the store that failed.
  *
  * @example
  * ```ts
- * const leases = leaseChain([redisLeases, lmdbLeases], (store, error) => log.warn(error));
+ * const leases = leaseChain([lmdbLeases, redisLeases], localLeaseStore(Date.now), (store, op, error) => log.warn(error), () => degraded++);
  * ```
  */
-export function leaseChain(stores: readonly LeaseStore[], onFallback: (store: LeaseStore, operation: string, error: unknown) => void): LeaseStore {
-  const first = stores[0];
-  if (first === undefined) throw new Error('leaseChain needs at least one store');
-  if (stores.length === 1) return first;
-  async function attempt<T>(operation: string, run: (store: LeaseStore) => T | Promise<T>): Promise<T> {
-    let lastError: unknown;
-    for (const store of stores) {
-      try {
-        return await run(store);
-      } catch (error) {
-        lastError = error;
-        onFallback(store, operation, error);
-      }
+export function leaseChain(
+  stores: readonly LeaseStore[],
+  fallback: LeaseStore,
+  onError: (store: LeaseStore, operation: string, error: unknown) => void,
+  onDegraded: () => void,
+): LeaseStore {
+  const [base, ...wider] = stores;
+  if (base === undefined) return fallback;
+  const scope = wider.at(-1)?.scope ?? base.scope;
+
+  async function acquireBase(key: string, token: string, ttl: number): Promise<LeaseGrant> {
+    try {
+      return await base!.acquire(key, token, ttl);
+    } catch (error) {
+      onError(base!, 'lease-acquire', error);
+      onDegraded();
+      return fallback.acquire(key, token, ttl);
     }
-    throw lastError;
   }
+
+  async function releaseEverywhere(key: string, token: string): Promise<boolean> {
+    const results = await Promise.allSettled([fallback, ...stores].map((s) => s.release(key, token)));
+    results.forEach((r, i) => {
+      if (r.status === 'rejected') onError([fallback, ...stores][i]!, 'lease-release', r.reason);
+    });
+    return results.some((r) => r.status === 'fulfilled' && r.value);
+  }
+
   return {
-    scope: first.scope,
-    acquire: (key, token, ttl) => attempt('lease-acquire', (s) => s.acquire(key, token, ttl)),
-    // A lease may have been granted by a fallback store: release it wherever it is held.
-    release: async (key, token) => {
-      const results = await Promise.allSettled(stores.map((s) => s.release(key, token)));
-      return results.some((r) => r.status === 'fulfilled' && r.value);
+    scope,
+    async acquire(key, token, ttl) {
+      const grant = await acquireBase(key, token, ttl);
+      if (!grant.acquired) return grant;
+      let lease: Lease = grant.lease;
+      let tookOver = grant.tookOver;
+      for (const store of wider) {
+        let wide: LeaseGrant;
+        try {
+          wide = await store.acquire(key, token, ttl);
+        } catch (error) {
+          // The nearer lease stands: one compute per machine still holds.
+          onError(store, 'lease-acquire', error);
+          onDegraded();
+          continue;
+        }
+        if (!wide.acquired) {
+          await releaseEverywhere(key, token);
+          return wide;
+        }
+        lease = { key, token, expiresAt: Math.min(lease.expiresAt, wide.lease.expiresAt) };
+        tookOver ||= wide.tookOver;
+      }
+      return { acquired: true, lease, tookOver };
     },
-    // A lease may live in any store (granted by a fallback while the wider one was down): the
-    // first holder found anywhere counts; only if every store failed does the question fail.
-    holder: async (key) => {
+    release: releaseEverywhere,
+    // The nearest holder answers first: it is also the one that is cheapest to ask.
+    async holder(key) {
       let answered = false;
       let lastError: unknown;
-      for (const store of stores) {
+      for (const store of [fallback, ...stores]) {
         try {
           const holder = await store.holder(key);
           answered = true;
           if (holder !== undefined) return holder;
         } catch (error) {
           lastError = error;
-          onFallback(store, 'lease-holder', error);
+          onError(store, 'lease-holder', error);
         }
       }
       if (!answered) throw lastError;

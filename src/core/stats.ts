@@ -43,6 +43,17 @@ export interface CacheStats {
   readonly coldErrors: number;
   readonly softTimeouts: number;
   readonly hardTimeouts: number;
+  /**
+   * Compute results returned to their caller but not stored, because a set, delete or clear of
+   * their key was committed after the compute started (or it ran past the tombstone retention).
+   */
+  readonly superseded: number;
+  /**
+   * Lease requests granted with less than the pipeline's full scope: the cluster lease store
+   * (Redis) could not answer, so the lease held covers this machine only; or the machine store
+   * could not answer either, so it covers this process only.
+   */
+  readonly leasesDegraded: number;
 }
 
 /**
@@ -86,6 +97,8 @@ export class StatsCounters {
   coldErrors = 0;
   softTimeouts = 0;
   hardTimeouts = 0;
+  superseded = 0;
+  leasesDegraded = 0;
 
   constructor(private readonly tierNames: readonly string[]) {
     this.tierHits = tierNames.map(() => 0);

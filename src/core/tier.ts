@@ -55,6 +55,8 @@ export interface TierHost {
    * share that storage with the writer leave alone the copy the writer itself just replaced.
    */
   readonly site?: string | undefined;
+  /** The machine tier's checkpoints, for a cluster tier attached above one. */
+  readonly checkpoints?: Checkpoints | undefined;
 }
 
 /**
@@ -70,11 +72,80 @@ export type Invalidation = ({ readonly key: string } | { readonly prefix: string
   /** The writer's {@link TierHost.site}, when a cluster tier carried it. */
   readonly site?: string;
   /**
-   * When the change was made, on the writer's clock. A tier sets it only when that clock is this
-   * machine's (the LMDB change log); computes that started well after it are not superseded.
+   * The version the change got on the cluster tier that reported it. Nearer shared tiers drop
+   * their copy only if it is older than this, so a newer write this machine already holds stays.
    */
-  readonly at?: number;
+  readonly version?: number;
 };
+
+/**
+ * What a shared tier read, and where its change counter stood when it read: the basis of a
+ * conditional write (see `src/core/coherence.ts`).
+ *
+ * @example
+ * ```ts
+ * const { entry, observed } = await tier.read!('0::k');
+ * await tier.set('0::k', next, -1, { unchangedSince: observed });
+ * ```
+ */
+export interface SharedRead {
+  /** The unexpired entry, or undefined. */
+  readonly entry: CacheEntry | undefined;
+  /** The tier's change counter in the same snapshot: a later change of the key has a higher version. */
+  readonly observed: number;
+  /** The version of the entry itself on this tier (cluster tiers: the order every machine agrees on). */
+  readonly version?: number;
+}
+
+/**
+ * The condition a shared tier checks inside the transaction (LMDB) or script (Redis) that
+ * commits a write; a write whose condition fails changes nothing.
+ *
+ * @example
+ * ```ts
+ * await lmdb.set(storageKey, entry, -1, { unchangedSince: observedAtStart, clusterVersion: 42 });
+ * ```
+ */
+export interface WriteCondition {
+  /** Refuse if the key was set, deleted or cleared on this tier after this observation. */
+  readonly unchangedSince?: number;
+  /**
+   * The version the write got on the cluster tier (written first). Refuse if this tier already
+   * holds the key at this cluster version or a later one: cluster order wins on every machine.
+   */
+  readonly clusterVersion?: number;
+}
+
+/**
+ * What a conditional write did: `applied` false means a newer change of the key was committed
+ * first and nothing was written. `version` is the version the write got on this tier.
+ *
+ * @example
+ * ```ts
+ * const outcome = await tier.set(key, entry, -1, { unchangedSince: 7 });
+ * if (outcome && !outcome.applied) console.log('superseded');
+ * ```
+ */
+export interface WriteOutcome {
+  readonly applied: boolean;
+  readonly version?: number;
+}
+
+/**
+ * Small named values a machine tier keeps in its file for the tiers above it (the cluster
+ * tier's position in the change stream survives a restart of every process this way).
+ *
+ * @example
+ * ```ts
+ * const last = checkpoints.get('redis:herdcache:');
+ * await checkpoints.put('redis:herdcache:', '1700000000000-0');
+ * ```
+ */
+export interface Checkpoints {
+  get(name: string): string | undefined;
+  /** Commits after every write queued before it on the same tier. */
+  put(name: string, value: string): Promise<void>;
+}
 
 /**
  * A lease: the right to compute one key, with an owner token and an expiry (wall-clock ms).
@@ -155,11 +226,20 @@ export interface Tier {
    */
   readonly peekSync?: (key: string) => CacheEntry | undefined;
   get(key: string): MaybePromise<CacheEntry | undefined>;
-  /** Stores the entry. `bytes` is the encoded size of the value when the cache measured it. */
-  set(key: string, entry: CacheEntry, bytes: number): MaybePromise<void>;
-  delete(key: string): MaybePromise<void>;
+  /** On shared tiers: a read with the tier's change counter (see {@link SharedRead}). */
+  read?(key: string): MaybePromise<SharedRead>;
+  /** On shared tiers that can say synchronously where their change counter stands now (LMDB). */
+  observe?(): number;
+  /**
+   * Stores the entry. `bytes` is the encoded size of the value when the cache measured it.
+   * Shared tiers check `condition` in the same transaction as the write and resolve with a
+   * {@link WriteOutcome}; every write there gets a new version.
+   */
+  set(key: string, entry: CacheEntry, bytes: number, condition?: WriteCondition): MaybePromise<WriteOutcome | void>;
+  /** Deletes the key. Shared tiers leave a tombstone that refuses the late store of an older compute. */
+  delete(key: string, condition?: WriteCondition): MaybePromise<WriteOutcome | void>;
   /** Deletes every key that starts with `prefix` ('' for all). */
-  clear(prefix: string): MaybePromise<void>;
+  clear(prefix: string, condition?: WriteCondition): MaybePromise<WriteOutcome | void>;
   /** Leases, on tiers that can hold them where competing processes see them. */
   readonly leases?: LeaseStore;
   /** Registers the listener for changes made elsewhere (other processes or machines). */
@@ -174,5 +254,7 @@ export interface Tier {
   size?(): number;
   /** On machine tiers: an id of the storage itself, the same in every process that opens it. */
   site?(): string;
+  /** On machine tiers: named values kept in the file (see {@link Checkpoints}). */
+  readonly checkpoints?: Checkpoints;
   close(): Promise<void>;
 }

@@ -23,14 +23,35 @@ export interface LmdbEnvironment {
   readonly byAge: Database<number, [number, string]>;
   /** storage key -> { token, expiresAt }. */
   readonly leases: Database<{ token: string; expiresAt: number }, string>;
-  /** [write txn id, n] -> change made by one cache instance, read by the others. */
-  readonly changes: Database<ChangeRecord, [number, number]>;
-  /** Small bookkeeping values (how far the change log was trimmed, the site id). */
+  /** version -> change made by one cache instance, read by the others (see lmdb-versions.ts). */
+  readonly log: Database<ChangeRecord, number>;
+  /** storage key -> the version (and cluster version) of its last delete, kept for a while. */
+  readonly tombstones: Database<ChangeStamp, string>;
+  /** key prefix -> the version (and cluster version) of its last clear. */
+  readonly clears: Database<ChangeStamp, string>;
+  /** Small bookkeeping values (the change counter `seq`, how far the log was trimmed, the site id). */
   readonly meta: Database<number, string>;
+  /** Named strings kept for the tiers above (see Checkpoints in src/core/tier.ts). */
+  readonly checkpoints: Database<string, string>;
   /** Reader slots of dead processes cleared when this process opened the file. */
   readonly staleReadersCleared: number;
   /** A random id written into the file when it was created: every process that opens it reads the same. */
   readonly site: string;
+}
+
+/**
+ * When a key (or every key under a prefix) was last deleted: its version on this file, the
+ * version the change had on the cluster tier when it came from there, and the wall-clock ms.
+ *
+ * @example
+ * ```ts
+ * const stamp: ChangeStamp = { v: 42, t: Date.now() };
+ * ```
+ */
+export interface ChangeStamp {
+  readonly v: number;
+  readonly t: number;
+  readonly rv?: number;
 }
 
 /**
@@ -77,7 +98,7 @@ export function acquireEnvironment(path: string, mapSize: number): LmdbEnvironme
   // observe, so a failed commit (disk full) became an unhandled rejection. Every write here is a
   // transaction, and transactions queued together still commit together.
   // noSubdir: false, or lmdb-js takes a directory named like `cache.v2` for a file name.
-  const root = open({ path: absolute, maxDbs: 8, mapSize, eventTurnBatching: false, noSubdir: false });
+  const root = open({ path: absolute, maxDbs: 12, mapSize, eventTurnBatching: false, noSubdir: false });
   const staleReadersCleared = root.readerCheck();
   const meta = root.openDB<number, string>('meta', {});
   const env: LmdbEnvironment = {
@@ -87,8 +108,11 @@ export function acquireEnvironment(path: string, mapSize: number): LmdbEnvironme
     entries: root.openDB<unknown, string>('entries', { sharedStructuresKey: STRUCTURES_KEY, encoder: { ...MSGPACK_OPTIONS } } as DatabaseOptions),
     byAge: root.openDB<number, [number, string]>('by-age', {}),
     leases: root.openDB<{ token: string; expiresAt: number }, string>('leases', {}),
-    changes: root.openDB<ChangeRecord, [number, number]>('changes', {}),
+    log: root.openDB<ChangeRecord, number>('change-log', {}),
+    tombstones: root.openDB<ChangeStamp, string>('tombstones', {}),
+    clears: root.openDB<ChangeStamp, string>('clears', {}),
     meta,
+    checkpoints: root.openDB<string, string>('checkpoints', {}),
     staleReadersCleared,
     site: siteOf(meta, root),
   };

@@ -1,3 +1,4 @@
+import { TOMBSTONE_RETENTION } from '../core/coherence.js';
 import { isEntryRecord } from '../core/entry.js';
 import { transact, type LmdbEnvironment } from './lmdb-env.js';
 
@@ -98,16 +99,26 @@ async function sweepOnce(env: LmdbEnvironment, now: number, maxBytes: number): P
     }
   }
 
-  const oldChanges: Array<[number, number]> = [];
-  for (const { key, value } of env.changes.getRange({})) {
+  const oldChanges: number[] = [];
+  for (const { key, value } of env.log.getRange({})) {
     if (value.t >= now - CHANGE_RETENTION) break;
     oldChanges.push(key);
+    if (oldChanges.length >= SCAN_LIMIT) break;
   }
+  // Kept twice the retention: a compute that ran longer than it is not stored anyway, and the
+  // margin absorbs a wall clock stepped forward.
+  const oldStamps = (db: LmdbEnvironment['tombstones']): string[] => {
+    const found: string[] = [];
+    for (const { key, value } of db.getRange({ limit: SCAN_LIMIT })) if (value.t < now - 2 * TOMBSTONE_RETENTION) found.push(key);
+    return found;
+  };
+  const oldTombstones = oldStamps(env.tombstones);
+  const oldClears = oldStamps(env.clears);
   const deadLeases: string[] = [];
   for (const { key, value } of env.leases.getRange({})) {
     if (value.expiresAt < now - CHANGE_RETENTION) deadLeases.push(key);
   }
-  if (expired.length + oversized.length + oldChanges.length + deadLeases.length === 0) return [];
+  if (expired.length + oversized.length + oldChanges.length + deadLeases.length + oldTombstones.length + oldClears.length === 0) return [];
 
   return transact(env.entries, () => {
     const evicted: Eviction[] = [];
@@ -127,8 +138,10 @@ async function sweepOnce(env: LmdbEnvironment, now: number, maxBytes: number): P
     };
     for (const index of expired) evict(index, 'expired');
     for (const index of oversized) evict(index, 'size');
-    for (const key of oldChanges) env.changes.remove(key);
-    const trimmedThrough = oldChanges.at(-1)?.[0];
+    for (const key of oldChanges) env.log.remove(key);
+    for (const key of oldTombstones) if ((env.tombstones.get(key)?.t ?? now) < now - 2 * TOMBSTONE_RETENTION) env.tombstones.remove(key);
+    for (const key of oldClears) if ((env.clears.get(key)?.t ?? now) < now - 2 * TOMBSTONE_RETENTION) env.clears.remove(key);
+    const trimmedThrough = oldChanges.at(-1);
     if (trimmedThrough !== undefined) env.meta.put('trimmed', Math.max(trimmedThrough, env.meta.get('trimmed') ?? 0));
     for (const key of deadLeases) {
       const lease = env.leases.get(key);

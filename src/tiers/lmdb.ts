@@ -1,9 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { isEntryRecord, type CacheEntry } from '../core/entry.js';
 import { InvalidKeyError, InvalidOptionError, StorageError } from '../core/errors.js';
-import type { Invalidation, Lease, LeaseGrant, LeaseStore, Tier, TierHost } from '../core/tier.js';
-import { acquireEnvironment, countEntries, releaseEnvironment, transact, type ChangeRecord, type LmdbEnvironment } from './lmdb-env.js';
+import type { Checkpoints, Invalidation, LeaseStore, SharedRead, Tier, TierHost, WriteCondition, WriteOutcome } from '../core/tier.js';
+import { acquireEnvironment, countEntries, releaseEnvironment, transact, type LmdbEnvironment } from './lmdb-env.js';
+import { lmdbLeaseStore } from './lmdb-leases.js';
 import { sweepEnvironment } from './lmdb-sweep.js';
+import { admits, currentVersion, recordChange, stampOf, storedEntry, storedRecord } from './lmdb-versions.js';
 
 /**
  * Options of the LMDB tier.
@@ -97,6 +99,7 @@ class LmdbTier implements Tier {
   /** The longest storage key that fits the entries db and the by-age index: 1967 bytes. */
   readonly maxKeyBytes = LMDB_MAX_KEY_BYTES - INDEX_KEY_OVERHEAD;
   readonly leases: LeaseStore;
+  readonly checkpoints: Checkpoints;
 
   private readonly instance = randomBytes(6).toString('base64url');
   private host: TierHost = { clock: Date.now, report: () => {} };
@@ -104,7 +107,6 @@ class LmdbTier implements Tier {
   private listener: ((change: Invalidation) => void) | undefined;
   private releaseListener: ((key: string) => void) | undefined;
   private cursor = 0;
-  private changeSeq = 0;
   private timers: NodeJS.Timeout[] = [];
   private sweeping = false;
 
@@ -114,11 +116,14 @@ class LmdbTier implements Tier {
     private readonly syncInterval: number,
     private readonly sweepInterval: number,
   ) {
-    this.leases = {
-      scope: 'machine',
-      acquire: (key, token, ttl) => this.acquireLease(key, token, ttl),
-      release: (key, token) => this.releaseLease(key, token),
-      holder: (key) => this.leaseHolder(key),
+    this.leases = lmdbLeaseStore(
+      () => this.open(),
+      () => this.host.clock(),
+      (env, key) => recordChange(env, { o: this.instance, t: this.host.clock(), r: key }),
+    );
+    this.checkpoints = {
+      get: (name) => this.open().checkpoints.get(name),
+      put: (name, value) => this.write(undefined, 'checkpoint', (env) => void env.checkpoints.put(name, value)).then(() => undefined),
     };
   }
 
@@ -128,7 +133,7 @@ class LmdbTier implements Tier {
     const env = acquireEnvironment(this.path, Math.max(this.maxBytes * 2, 16 * 1024 * 1024));
     this.env = env;
     if (env.staleReadersCleared > 0) host.report({ type: 'reader-slots-cleared', count: env.staleReadersCleared });
-    for (const last of env.changes.getKeys({ reverse: true, limit: 1 })) this.cursor = last[0];
+    this.cursor = currentVersion(env);
     this.timers = [
       setInterval(() => this.pollChanges(), this.syncInterval),
       setInterval(() => void this.sweep(), this.sweepInterval),
@@ -155,35 +160,66 @@ class LmdbTier implements Tier {
     return this.getSync(key);
   }
 
-  set(key: string, entry: CacheEntry): Promise<void> {
+  /** A fresh-snapshot read with the file's change counter of the same snapshot. */
+  read(key: string): SharedRead {
+    const env = this.open();
+    env.root.resetReadTxn();
+    const observed = currentVersion(env);
+    const entry = this.getSync(key);
+    return entry === undefined ? { entry, observed } : { entry, observed, ...versionOf(entry) };
+  }
+
+  /** The file's change counter now (a fresh snapshot). */
+  observe(): number {
+    const env = this.open();
+    env.root.resetReadTxn();
+    return currentVersion(env);
+  }
+
+  set(key: string, entry: CacheEntry, _bytes?: number, condition?: WriteCondition): Promise<WriteOutcome> {
     return this.write(key, 'set', (env) => {
-      this.unindex(env, key);
-      env.entries.put(key, entry);
+      const current = storedEntry(env, key);
+      if (!admits(env, key, current, condition)) return { applied: false };
+      if (current !== undefined) env.byAge.remove([current.storedAt, key]);
+      const version = recordChange(env, { o: this.instance, t: this.host.clock(), k: key });
+      env.entries.put(key, storedRecord(entry, version, condition?.clusterVersion));
       env.byAge.put([entry.storedAt, key], entry.staleUntil);
-      this.logChange(env, { o: this.instance, t: this.host.clock(), k: key });
+      return { applied: true, version };
     });
   }
 
-  delete(key: string): Promise<void> {
+  delete(key: string, condition?: WriteCondition): Promise<WriteOutcome> {
     return this.write(key, 'delete', (env) => {
-      this.unindex(env, key);
+      const current = storedEntry(env, key);
+      if (!admits(env, key, current, condition)) return { applied: false };
+      if (current !== undefined) env.byAge.remove([current.storedAt, key]);
       env.entries.remove(key);
-      this.logChange(env, { o: this.instance, t: this.host.clock(), k: key });
+      const now = this.host.clock();
+      const version = recordChange(env, { o: this.instance, t: now, k: key });
+      env.tombstones.put(key, stampOf(version, now, condition?.clusterVersion));
+      return { applied: true, version };
     });
   }
 
-  clear(prefix: string): Promise<void> {
+  clear(prefix: string, condition?: WriteCondition): Promise<WriteOutcome> {
     return this.write(undefined, 'clear', (env) => {
-      const doomed: string[] = [];
+      // Entries already at a later cluster version than the clear were written after it.
+      const cluster = condition?.clusterVersion;
+      const doomed: Array<{ key: string; storedAt: number | undefined }> = [];
       for (const key of env.entries.getKeys({ start: prefix })) {
         if (typeof key !== 'string' || !key.startsWith(prefix)) break;
-        doomed.push(key);
+        const current = storedEntry(env, key);
+        if (cluster !== undefined && current?.rv !== undefined && current.rv >= cluster) continue;
+        doomed.push({ key, storedAt: current?.storedAt });
       }
-      for (const key of doomed) {
-        this.unindex(env, key);
+      for (const { key, storedAt } of doomed) {
+        if (storedAt !== undefined) env.byAge.remove([storedAt, key]);
         env.entries.remove(key);
       }
-      this.logChange(env, { o: this.instance, t: this.host.clock(), p: prefix });
+      const now = this.host.clock();
+      const version = recordChange(env, { o: this.instance, t: now, p: prefix });
+      env.clears.put(prefix, stampOf(version, now, cluster));
+      return { applied: true, version };
     });
   }
 
@@ -250,28 +286,14 @@ class LmdbTier implements Tier {
     return undefined;
   }
 
-  private unindex(env: LmdbEnvironment, key: string): void {
-    let old: unknown;
-    try {
-      old = env.entries.get(key);
-    } catch {
-      return;
-    }
-    if (isEntryRecord(old)) env.byAge.remove([old.storedAt, key]);
-  }
-
-  private logChange(env: LmdbEnvironment, change: ChangeRecord): void {
-    env.changes.put([env.entries.getWriteTxnId(), this.changeSeq++], change);
-  }
-
-  private async write(key: string | undefined, operation: string, action: (env: LmdbEnvironment) => void): Promise<void> {
+  private async write<T>(key: string | undefined, operation: string, action: (env: LmdbEnvironment) => T): Promise<T> {
     const env = this.open();
     // Checked here, before anything is queued: LMDB would only refuse the key inside the commit.
     if (key !== undefined && Buffer.byteLength(key) > this.maxKeyBytes) {
       throw new InvalidKeyError(`the storage key is ${Buffer.byteLength(key)} bytes long, over the LMDB tier's limit of ${this.maxKeyBytes} bytes: hash long keys`, key.slice(0, 64));
     }
     try {
-      await transact(env.entries, () => action(env));
+      return await transact(env.entries, () => action(env));
     } catch (error) {
       this.host.report({ type: 'error', operation, error });
       if (isMapFull(error)) void this.sweep();
@@ -280,33 +302,6 @@ class LmdbTier implements Tier {
         cause: error,
       });
     }
-  }
-
-  private async acquireLease(key: string, token: string, ttl: number): Promise<LeaseGrant> {
-    const env = this.open();
-    return transact(env.leases, (): LeaseGrant => {
-      const now = this.host.clock();
-      const current = env.leases.get(key);
-      if (current !== undefined && current.expiresAt > now) return { acquired: false, holder: { key, ...current } };
-      const lease: Lease = { key, token, expiresAt: now + ttl };
-      env.leases.put(key, { token, expiresAt: lease.expiresAt });
-      return { acquired: true, lease, tookOver: current !== undefined };
-    });
-  }
-
-  private async releaseLease(key: string, token: string): Promise<boolean> {
-    const env = this.open();
-    return transact(env.leases, () => {
-      if (env.leases.get(key)?.token !== token) return false;
-      env.leases.remove(key);
-      this.logChange(env, { o: this.instance, t: this.host.clock(), r: key });
-      return true;
-    });
-  }
-
-  private leaseHolder(key: string): Lease | undefined {
-    const current = this.open().leases.get(key);
-    return current !== undefined && current.expiresAt > this.host.clock() ? { key, ...current } : undefined;
   }
 
   private pollChanges(): void {
@@ -321,16 +316,21 @@ class LmdbTier implements Tier {
         listener?.({ prefix: '' });
         this.cursor = trimmed;
       }
-      for (const { key, value } of env.changes.getRange({ start: [this.cursor + 1, 0] })) {
-        this.cursor = key[0];
+      for (const { key, value } of env.log.getRange({ start: this.cursor + 1 })) {
+        this.cursor = key;
         if (value.o === this.instance) continue;
         if (value.r !== undefined) this.releaseListener?.(value.r);
-        else if (listener !== undefined) listener(value.k !== undefined ? { key: value.k, at: value.t } : { prefix: value.p ?? '', at: value.t });
+        else if (listener !== undefined) listener(value.k !== undefined ? { key: value.k } : { prefix: value.p ?? '' });
       }
     } catch (error) {
       this.host.report({ type: 'error', operation: 'sync', error });
     }
   }
+}
+
+function versionOf(entry: CacheEntry): { version?: number } {
+  const v = (entry as { v?: unknown }).v;
+  return typeof v === 'number' ? { version: v } : {};
 }
 
 function isMapFull(error: unknown): boolean {

@@ -8,7 +8,7 @@ import { acquireEnvironment, releaseEnvironment } from '../../src/tiers/lmdb-env
  * syncInterval, so that the cache sees the commit at once.
  */
 export async function writeRaw(path: string, key: string, bytes: Uint8Array | undefined): Promise<void> {
-  const raw = open({ path, maxDbs: 8 });
+  const raw = open({ path, maxDbs: 12 });
   const db = raw.openDB('entries', { encoding: 'binary' });
   await (bytes === undefined ? db.remove(key) : db.put(key, Buffer.from(bytes)));
   await raw.close();

@@ -27,12 +27,12 @@ interface FileContents {
 }
 
 async function readFile(path: string): Promise<FileContents> {
-  const root = open({ path, maxDbs: 8 });
+  const root = open({ path, maxDbs: 12 });
   try {
     // The entries database as the tier opens it: msgpackr with shared structures.
     const entriesDb = root.openDB<unknown, string>('entries', { sharedStructuresKey: Symbol.for('herdcache.structures'), encoder: { ...MSGPACK_OPTIONS } } as Parameters<typeof root.openDB>[1]);
     const byAgeDb = root.openDB<number, [number, string]>('by-age', {});
-    const changesDb = root.openDB<{ k?: string }, [number, number]>('changes', {});
+    const changesDb = root.openDB<{ k?: string }, number>('change-log', {});
     const entries = new Map<string, number | 'corrupt'>();
     for (const key of entriesDb.getKeys({})) {
       if (typeof key !== 'string') continue; // msgpackr's shared structures record

@@ -43,41 +43,65 @@ function failing(scope: 'cluster' | 'machine'): LeaseStore {
 }
 
 describe('leaseChain', () => {
-  it('throws without stores and returns a single store as it is', () => {
-    assert.throws(() => leaseChain([], () => {}), /at least one store/);
+  it('is the fallback store itself when there is no shared store', () => {
     const only = localLeaseStore(Date.now);
-    assert.equal(leaseChain([only], () => {}), only);
+    assert.equal(leaseChain([], only, () => {}, () => {}), only);
   });
 
-  it('falls back to the next store when one fails, reporting each failure', async () => {
+  it('takes the machine lease first and the cluster lease on top; a cluster holder elsewhere refuses and the machine lease is let go', async () => {
     const clock = manualClock();
-    const local = localLeaseStore(clock);
-    const reports: string[] = [];
-    const chain = leaseChain([failing('cluster'), local], (store, operation, error) => reports.push(`${store.scope}:${operation}:${(error as Error).message}`));
-    assert.equal(chain.scope, 'cluster');
+    const machine = localLeaseStore(clock);
+    const cluster = localLeaseStore(clock);
+    const chain = leaseChain([machine, cluster], localLeaseStore(clock), () => {}, () => assert.fail('nothing degraded'));
     const grant = await chain.acquire('k', 'a', 100);
     assert.equal(grant.acquired, true);
+    assert.equal((await machine.holder("k"))?.token, "a");
+    assert.equal((await cluster.holder("k"))?.token, "a");
+    await cluster.acquire('j', 'other-machine', 100);
+    const refused = await chain.acquire('j', 'b', 100);
+    assert.deepEqual(refused.acquired ? 'granted' : refused.holder.token, 'other-machine');
+    assert.equal(machine.holder('j'), undefined, 'the machine lease was given back');
+    assert.equal(await chain.release('k', 'a'), true);
+    assert.equal(machine.holder('k'), undefined);
+    assert.equal(cluster.holder('k'), undefined);
+  });
+
+  it('a machine holder refuses before the cluster store is asked', async () => {
+    const clock = manualClock();
+    const machine = localLeaseStore(clock);
+    let asked = 0;
+    const cluster: LeaseStore = { ...localLeaseStore(clock), acquire: async () => { asked++; throw new Error('not to be asked'); } };
+    await machine.acquire('k', 'neighbour', 100);
+    const grant = await leaseChain([machine, cluster], localLeaseStore(clock), () => {}, () => {}).acquire('k', 'a', 100);
+    assert.equal(grant.acquired, false);
+    assert.equal(asked, 0);
+  });
+
+  it('when the cluster store fails the machine lease still stands: degraded, counted and reported', async () => {
+    const clock = manualClock();
+    const machine = localLeaseStore(clock);
+    const reports: string[] = [];
+    let degraded = 0;
+    const chain = leaseChain([machine, failing('cluster')], localLeaseStore(clock), (store, operation, error) => reports.push(`${store.scope}:${operation}:${(error as Error).message}`), () => degraded++);
+    assert.equal(chain.scope, 'cluster');
+    assert.equal((await chain.acquire('k', 'a', 100)).acquired, true);
+    assert.equal(degraded, 1);
     assert.deepEqual(reports, ['cluster:lease-acquire:cluster down']);
+    const second = await chain.acquire('k', 'b', 100);
+    assert.equal(second.acquired, false, 'a second process of the machine is still refused');
     assert.equal((await chain.holder('k'))?.token, 'a');
-    assert.deepEqual(reports.slice(1), ['cluster:lease-holder:cluster down']);
-    assert.equal(await chain.release('k', 'a'), true, 'released where it was granted');
-    assert.equal(await chain.release('k', 'a'), false);
+    assert.equal(await chain.release('k', 'a'), true);
     assert.equal(await chain.holder('k'), undefined);
   });
 
-  it('holder finds a lease in any store, and fails only when every store failed', async () => {
+  it('when the machine store fails the process-local store stands in, counted as degraded', async () => {
     const clock = manualClock();
-    const wide = localLeaseStore(clock);
-    const narrow = localLeaseStore(clock);
-    const chain = leaseChain([wide, narrow], () => {});
-    await narrow.acquire('k', 'n', 100);
-    assert.equal((await chain.holder('k'))?.token, 'n', 'the narrower store holds it');
-    await wide.acquire('j', 'w', 100);
-    assert.equal((await chain.holder('j'))?.token, 'w');
-    assert.equal(await chain.holder('none'), undefined);
-    const dead = leaseChain([failing('cluster'), failing('machine')], () => {});
-    await assert.rejects(Promise.resolve().then(() => dead.holder('k')), /machine down/);
-    await assert.rejects(dead.acquire('k', 't', 1), /machine down/);
+    let degraded = 0;
+    const chain = leaseChain([failing('machine')], localLeaseStore(clock), () => {}, () => degraded++);
+    assert.equal((await chain.acquire('k', 'a', 100)).acquired, true);
+    assert.equal((await chain.acquire('k', 'b', 100)).acquired, false, 'this process still coordinates');
+    assert.equal(degraded, 2);
+    assert.equal((await chain.holder('k'))?.token, 'a');
   });
 });
 

@@ -251,7 +251,7 @@ describe('compute', () => {
     await cache.close();
     assert.equal(signal?.aborted, true);
     await assert.rejects(pending, { code: 'E_ABORTED' });
-    const raw = open({ path, maxDbs: 8 });
+    const raw = open({ path, maxDbs: 12 });
     assert.equal(raw.openDB('entries', { encoding: 'binary' }).getBinary('0::slow'), undefined);
     await raw.close();
   });

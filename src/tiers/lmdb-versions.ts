@@ -1,0 +1,137 @@
+/*
+ * Versions of the LMDB tier: the decisions of src/core/coherence.ts, taken inside the write
+ * transaction that commits the write, so that what every process of the machine wrote is judged
+ * against what is committed whoever polled what.
+ *
+ * The file keeps one change counter (`meta.seq`). Every change (a set, a delete, a clear, a
+ * released lease) takes the next value inside its transaction: that value is the key of its
+ * record in the change log, which therefore cannot collide whatever the number of caches, tiers
+ * and processes writing at once, and it is the version of the entry written (`v`), of the
+ * tombstone a delete leaves, or of the record a clear leaves for its prefix. A read reports the
+ * counter of its snapshot; a conditional write refuses when the key's last change is later.
+ *
+ * Writes that went to a cluster tier first carry the version they got there (`rv`); the file
+ * keeps it with the entry, tombstone or clear record, and refuses a write or drop whose cluster
+ * version is not newer than what it holds, so cluster order wins on every machine.
+ */
+import type { CacheEntry } from '../core/entry.js';
+import { isEntryRecord } from '../core/entry.js';
+import type { WriteCondition } from '../core/tier.js';
+import type { ChangeRecord, ChangeStamp, LmdbEnvironment } from './lmdb-env.js';
+
+/**
+ * An entry as the LMDB tier stores it: the record, its version in this file and, when it went to
+ * a cluster tier first, its version there.
+ *
+ * @example
+ * ```ts
+ * const stored: StoredEntry = { value: 1, storedAt: 0, freshUntil: 10, staleUntil: 10, delta: 0, v: 7 };
+ * ```
+ */
+export interface StoredEntry extends CacheEntry {
+  readonly v?: number;
+  readonly rv?: number;
+}
+
+/**
+ * The file's change counter in the current snapshot (0 for a new file).
+ *
+ * @example
+ * ```ts
+ * env.root.resetReadTxn(); const seen = currentVersion(env);
+ * ```
+ */
+export function currentVersion(env: LmdbEnvironment): number {
+  return env.meta.get('seq') ?? 0;
+}
+
+/**
+ * Takes the next version inside a write transaction and logs the change under it.
+ *
+ * @example
+ * ```ts
+ * transact(env.entries, () => { const v = recordChange(env, { o: id, t: Date.now(), k: key }); ... });
+ * ```
+ */
+export function recordChange(env: LmdbEnvironment, change: ChangeRecord): number {
+  const version = currentVersion(env) + 1;
+  env.meta.put('seq', version);
+  env.log.put(version, change);
+  return version;
+}
+
+/**
+ * The stored record of a key as a write transaction sees it (undefined if absent or undecodable).
+ *
+ * @example
+ * ```ts
+ * const current = storedEntry(env, '0::k');
+ * ```
+ */
+export function storedEntry(env: LmdbEnvironment, key: string): StoredEntry | undefined {
+  let record: unknown;
+  try {
+    record = env.entries.get(key);
+  } catch {
+    return undefined;
+  }
+  return isEntryRecord(record) ? (record as StoredEntry) : undefined;
+}
+
+/** The clear records whose prefix covers `key`. */
+function clearsOf(env: LmdbEnvironment, key: string): ChangeStamp[] {
+  const found: ChangeStamp[] = [];
+  for (const { key: prefix, value } of env.clears.getRange({})) if (key.startsWith(prefix)) found.push(value);
+  return found;
+}
+
+/**
+ * Whether a write of `key` under `condition` may commit, given what the transaction sees.
+ *
+ * @example
+ * ```ts
+ * if (!admits(env, key, storedEntry(env, key), { unchangedSince: 12 })) return { applied: false };
+ * ```
+ */
+export function admits(env: LmdbEnvironment, key: string, current: StoredEntry | undefined, condition: WriteCondition | undefined): boolean {
+  const since = condition?.unchangedSince;
+  const cluster = condition?.clusterVersion;
+  if (since === undefined && cluster === undefined) return true;
+  const tombstone = env.tombstones.get(key);
+  const stamps = [...clearsOf(env, key), ...(tombstone === undefined ? [] : [tombstone])];
+  if (since !== undefined) {
+    const last = Math.max(current?.v ?? 0, ...stamps.map((s) => s.v));
+    if (last > since) return false;
+  }
+  if (cluster !== undefined) {
+    const held = Math.max(current?.rv ?? -1, ...stamps.map((s) => s.rv ?? -1));
+    if (held >= cluster) return false;
+  }
+  return true;
+}
+
+/**
+ * The record to store for an entry written at `version` (and `clusterVersion`, if any).
+ *
+ * @example
+ * ```ts
+ * env.entries.put(key, storedRecord(entry, 8, undefined));
+ * ```
+ */
+export function storedRecord(entry: CacheEntry, version: number, clusterVersion: number | undefined): StoredEntry {
+  const { value, storedAt, freshUntil, staleUntil, delta } = entry;
+  const record = { value, storedAt, freshUntil, staleUntil, delta, v: version };
+  return clusterVersion === undefined ? record : { ...record, rv: clusterVersion };
+}
+
+/**
+ * The stamp a delete or clear leaves.
+ *
+ * @example
+ * ```ts
+ * env.tombstones.put(key, stampOf(9, Date.now(), undefined));
+ * ```
+ */
+export function stampOf(version: number, now: number, clusterVersion: number | undefined): ChangeStamp {
+  return clusterVersion === undefined ? { v: version, t: now } : { v: version, t: now, rv: clusterVersion };
+}
