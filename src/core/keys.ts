@@ -16,6 +16,25 @@ export function namespacePrefix(namespace: string): string {
 }
 
 /**
+ * The namespace prefix a storage key starts with (see {@link namespacePrefix}), or '' when the
+ * key was not made by it: what a clear of a namespace covers.
+ *
+ * @example
+ * ```ts
+ * namespaceOf('5:users:42'); // '5:users:'
+ * namespaceOf('plain');      // ''
+ * ```
+ */
+export function namespaceOf(storageKey: string): string {
+  const colon = storageKey.indexOf(':');
+  if (colon < 1 || colon > 10) return '';
+  const length = Number(storageKey.slice(0, colon));
+  if (!Number.isSafeInteger(length)) return '';
+  const end = colon + 1 + length;
+  return storageKey[end] === ':' ? storageKey.slice(0, end + 1) : '';
+}
+
+/**
  * Throws {@link InvalidKeyError} unless `key` is a non-empty string of at most `maxBytes` UTF-8
  * bytes. Cheap for short keys: the byte length is only measured when it could matter.
  *

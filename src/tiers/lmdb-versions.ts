@@ -104,8 +104,11 @@ export function admits(env: LmdbEnvironment, key: string, current: StoredEntry |
     if (last > since) return false;
   }
   if (cluster !== undefined) {
-    const held = Math.max(current?.rv ?? -1, ...stamps.map((s) => s.rv ?? -1));
-    if (held >= cluster) return false;
+    // An entry holds the value of its cluster version: the same or an older one adds nothing. A
+    // tombstone or clear stamp says everything before its cluster version is gone (a drop heard
+    // from the cluster carries the version of the change that replaced the value).
+    if (current?.rv !== undefined && cluster <= current.rv) return false;
+    if (stamps.some((s) => s.rv !== undefined && cluster < s.rv)) return false;
   }
   return true;
 }

@@ -82,6 +82,8 @@ export function connectionOptions(connectTimeout: number): Partial<RedisOptions>
 export interface LuaScript {
   readonly sha: string;
   run(client: Redis, keys: readonly string[], args: ReadonlyArray<string | number | Buffer>): Promise<unknown>;
+  /** Like run, with bulk replies as Buffers (binary values). */
+  runBuffer(client: Redis, keys: readonly string[], args: ReadonlyArray<string | number | Buffer>): Promise<unknown>;
 }
 
 /**
@@ -102,6 +104,14 @@ export function luaScript(lua: string): LuaScript {
       } catch (error) {
         if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
         return client.eval(lua, keys.length, ...keys, ...args);
+      }
+    },
+    async runBuffer(client, keys, args) {
+      try {
+        return await client.callBuffer('EVALSHA', sha, keys.length, ...keys, ...args);
+      } catch (error) {
+        if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
+        return client.callBuffer('EVAL', lua, keys.length, ...keys, ...args);
       }
     },
   };

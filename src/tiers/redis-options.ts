@@ -27,6 +27,13 @@ export interface RedisTierOptions {
   readonly channel?: string;
   /** Circuit breaker: consecutive command timeouts that open it, and how long it stays open (ms). Default 5 and 1 000. */
   readonly breaker?: { readonly failures?: number; readonly cooldown?: number };
+  /**
+   * Changes the change stream keeps (about: Redis trims in whole nodes). A machine away for
+   * longer than this many changes drops all its local copies on return. Default 100 000.
+   */
+  readonly changeStreamLength?: number;
+  /** Keys whose failed write is remembered for repair; past it the whole prefix is repaired. Default 10 000. */
+  readonly repairLimit?: number;
 }
 
 /**
@@ -44,6 +51,8 @@ export const REDIS_DEFAULTS = {
   keyPrefix: 'herdcache:',
   breakerFailures: 5,
   breakerCooldown: 1_000,
+  changeStreamLength: 100_000,
+  repairLimit: 10_000,
 } as const;
 
 function positive(option: string, value: unknown): number {
@@ -70,6 +79,8 @@ export interface ResolvedRedisOptions {
   readonly channel: string;
   readonly breakerFailures: number;
   readonly breakerCooldown: number;
+  readonly changeStreamLength: number;
+  readonly repairLimit: number;
 }
 
 /**
@@ -102,5 +113,7 @@ export function resolveRedisOptions(options: RedisTierOptions): ResolvedRedisOpt
     channel,
     breakerFailures: failures,
     breakerCooldown: positive('breaker.cooldown', breaker.cooldown ?? REDIS_DEFAULTS.breakerCooldown),
+    changeStreamLength: Math.ceil(positive('changeStreamLength', options.changeStreamLength ?? REDIS_DEFAULTS.changeStreamLength)),
+    repairLimit: Math.ceil(positive('repairLimit', options.repairLimit ?? REDIS_DEFAULTS.repairLimit)),
   };
 }

@@ -1,40 +1,47 @@
 /*
  * The Redis tier (L3): one Redis server shared by every machine, below each machine's LMDB file.
  *
- * Invalidation bound. A `set`, `delete` or `clear` writes Redis and publishes the changed key (or
- * prefix, never the value) on a pub/sub channel in the same atomic script. Every other cache
- * instance subscribed to the channel drops its memory copy as soon as the message arrives and
- * its machine's LMDB copy with one LMDB commit (unless the message carries the site id of its own
- * LMDB file: the writer shares that file and replaced the copy itself), so another machine stops
- * seeing the old value within one pub/sub delivery plus one LMDB commit, a few milliseconds on a
- * LAN (the tests allow 2 s on a loaded machine). A read from Redis that overlaps the change of its key is read again, so an old
- * reply cannot be copied back into the local tiers after the drop. Pub/sub delivers at most once:
- * when the subscription is lost (Redis restarted, network cut) messages may be missed, so when it
- * is restored every local copy is dropped (memory and LMDB, as for `clear('')`) before the bound
- * holds again. Entries in Redis expire by themselves at their grand timeout (`PX` = staleUntil -
+ * Coherence. Every write is one script that decides it against what Redis holds (see
+ * redis-scripts.ts for the layout): a compute's store is refused if its key was set, deleted or
+ * cleared after the compute's read of it; each write takes a version from one counter and
+ * appends a change record to a stream. The version travels with the write into the machine's
+ * LMDB file, so machines apply writes in Redis's order.
+ *
+ * Invalidation bound. Every cache instance follows the change stream (redis-feed.ts) and drops
+ * its memory copy as soon as a record arrives, and its machine's LMDB copy with one LMDB commit
+ * (unless the record carries the site id of its own LMDB file: the writer shares that file and
+ * replaced the copy itself), so another machine stops seeing the old value within one stream
+ * delivery plus one LMDB commit. A machine that reconnects, or whose processes were all stopped,
+ * replays the records it missed from its checkpoint; if they were trimmed away it drops every
+ * local copy. Entries in Redis expire by themselves at their grand timeout (`PX` = staleUntil -
  * now); clocks of the machines are assumed to agree within a small fraction of the ttl.
  *
  * Failure behaviour. Nothing waits on Redis longer than `commandTimeout` (default 250 ms): a
- * command fails fast with StorageError when the connection is down (there is no offline queue,
- * so nothing is written late over a newer value), times out when Redis is frozen, and after
- * `breaker.failures` consecutive timeouts (default 5) the circuit opens and every command fails
- * at once for `breaker.cooldown` ms (default 1 000), then one trial command probes Redis and
- * closes the circuit when it answers (a new connection closes it too). The cache counts each failure (`stats().errors`, event
- * `tier-error`), serves from memory and LMDB, and the lease chain falls back to LMDB leases (one
- * compute per machine instead of per cluster while Redis is away). ioredis reconnects by itself
- * (backoff capped at 1 s), so the tier resumes without help. Commands issued while the very first
- * connection is being made wait for it, at most `connectTimeout`. `close()` is bounded too.
+ * command fails fast with StorageError when the connection is down (there is no offline queue),
+ * times out when Redis is frozen, and after `breaker.failures` consecutive timeouts (default 5)
+ * the circuit opens and every command fails at once for `breaker.cooldown` ms (default 1 000),
+ * then one trial command probes Redis. A write that failed is remembered (redis-repairs.ts) and
+ * repaired as soon as Redis answers again: the key is deleted there, so no machine keeps reading
+ * a value older than this machine's. The cache serves from memory and LMDB meanwhile, and leases
+ * narrow to the machine (counted in `stats().leasesDegraded`). ioredis reconnects by itself
+ * (backoff capped at 1 s). Commands issued while the very first connection is being made wait
+ * for it, at most `connectTimeout`. `close()` is bounded too.
  */
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { Packr } from 'msgpackr';
+import { TOMBSTONE_RETENTION } from '../core/coherence.js';
 import { MSGPACK_OPTIONS } from '../core/codec.js';
 import { isEntryRecord, type CacheEntry } from '../core/entry.js';
 import { InvalidKeyError, StorageError } from '../core/errors.js';
-import type { Invalidation, Tier, TierHost } from '../core/tier.js';
+import { namespaceOf } from '../core/keys.js';
+import type { Invalidation, SharedRead, Tier, TierHost, WriteCondition, WriteOutcome } from '../core/tier.js';
 import { CircuitBreaker, type CircuitState } from './redis-breaker.js';
-import { decodeBusMessage, encodeBusMessage, encodeReleaseMessage, ReadGuard } from './redis-bus.js';
-import { closeConnection, connectionOptions, isReplyError, isTimeout, loadIoredis, luaScript, withTimeout } from './redis-connection.js';
+import { decodeBusMessage, encodeReleaseMessage, ReadGuard } from './redis-bus.js';
+import { closeConnection, connectionOptions, isReplyError, isTimeout, loadIoredis, withTimeout } from './redis-connection.js';
+import { ChangeFeed } from './redis-feed.js';
+import { RepairQueue, type RepairTarget } from './redis-repairs.js';
+import { announceClear, deleteEntry, layoutOf, markClear, readKey, removeIfUnchanged, streamKey, writeEntry, type WriterArgs } from './redis-scripts.js';
 import { redisLeaseStore, type RedisLeaseStore } from './redis-leases.js';
 import { REDIS_DEFAULTS, resolveRedisOptions, type RedisTierOptions, type ResolvedRedisOptions } from './redis-options.js';
 
@@ -53,8 +60,10 @@ export { REDIS_DEFAULTS, type RedisTierOptions } from './redis-options.js';
 export interface RedisTierStatus {
   /** The command connection is up. */
   readonly connected: boolean;
-  /** The invalidation channel is subscribed: changes from other machines reach this process. */
+  /** The change stream is followed: changes from other machines reach this process. */
   readonly subscribed: boolean;
+  /** Keys (or prefixes) whose failed write waits to be repaired on Redis. */
+  readonly repairsPending: number;
   readonly circuit: CircuitState;
   /** Consecutive command timeouts counted by the breaker. */
   readonly failures: number;
@@ -74,9 +83,10 @@ export interface RedisTierStatus {
 export interface RedisTier extends Tier {
   readonly leases: RedisLeaseStore;
   get(key: string): Promise<CacheEntry | undefined>;
-  set(key: string, entry: CacheEntry, bytes: number): Promise<void>;
-  delete(key: string): Promise<void>;
-  clear(prefix: string): Promise<void>;
+  read(key: string): Promise<SharedRead>;
+  set(key: string, entry: CacheEntry, bytes: number, condition?: WriteCondition): Promise<WriteOutcome>;
+  delete(key: string, condition?: WriteCondition): Promise<WriteOutcome>;
+  clear(prefix: string, condition?: WriteCondition): Promise<WriteOutcome>;
   onInvalidation(listener: (change: Invalidation) => void): void;
   onLeaseRelease(listener: (key: string) => void): void;
   /** Connection, subscription and circuit state now. */
@@ -108,13 +118,8 @@ const SCAN_COUNT = 500;
 /** Longest wait for QUIT on close, ms. */
 const QUIT_TIMEOUT = 500;
 
-// Writes and their invalidation message are one atomic step: no reader sees the new value
-// before the message is on its way, and no message goes out for a write that failed.
-const SET_AND_PUBLISH = luaScript(
-  "redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) redis.call('PUBLISH', ARGV[3], ARGV[4]) return 1",
-);
-const DELETE_AND_PUBLISH = luaScript("redis.call('UNLINK', KEYS[1]) redis.call('PUBLISH', ARGV[1], ARGV[2]) return 1");
-const DELETE_IF_UNCHANGED = luaScript("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('UNLINK', KEYS[1]) end return 0");
+/** How often pending repairs are tried while Redis does not answer, ms. */
+const REPAIR_INTERVAL = 500;
 
 /** Escapes the glob characters of SCAN MATCH so that a prefix matches only itself. */
 function globEscape(text: string): string {
@@ -157,12 +162,15 @@ class RedisTierImpl implements RedisTier {
   private releaseListener: ((key: string) => void) | undefined;
   private cmd: Redis | undefined;
   private sub: Redis | undefined;
+  private feedConnection: Redis | undefined;
+  private readonly feed: ChangeFeed;
+  private readonly repairs: RepairQueue;
+  private repairing = false;
+  private repairTimer: NodeJS.Timeout | undefined;
   private starting: Promise<void> | undefined;
   private closed = false;
   private attached = false;
   private subscribed = false;
-  /** Messages may have been missed: set when the subscription drops, cleared after the catch-up. */
-  private missedMessages = false;
   private lastError: unknown;
   /** Settles when the first connection attempt succeeds or fails. */
   private firstAttempt: Promise<void>;
@@ -172,6 +180,15 @@ class RedisTierImpl implements RedisTier {
 
   constructor(private readonly options: ResolvedRedisOptions) {
     this.breaker = new CircuitBreaker({ failures: options.breakerFailures, cooldown: options.breakerCooldown });
+    this.repairs = new RepairQueue(options.repairLimit);
+    this.feed = new ChangeFeed({
+      stream: streamKey(options.keyPrefix),
+      origin: this.origin,
+      checkpoint: `redis:${options.keyPrefix}`,
+      checkpoints: () => this.host.checkpoints,
+      deliver: (change) => this.deliver(change),
+      report: (operation, error) => this.host.report({ type: 'error', operation, error }),
+    });
     this.firstAttempt = new Promise((resolve) => {
       this.settleFirstAttempt = () => {
         this.firstAttemptSettled = true;
@@ -198,7 +215,8 @@ class RedisTierImpl implements RedisTier {
   status(): RedisTierStatus {
     return {
       connected: this.cmd?.status === 'ready',
-      subscribed: this.subscribed,
+      subscribed: this.feed.following,
+      repairsPending: this.repairs.size,
       circuit: this.breaker.state,
       failures: this.breaker.failures,
     };
@@ -208,7 +226,7 @@ class RedisTierImpl implements RedisTier {
     return new Promise<void>((resolve, reject) => {
       const check = (): void => {
         if (this.closed) finish(new StorageError(this.name, 'the Redis tier closed before it was ready'));
-        else if (this.cmd?.status === 'ready' && this.subscribed) finish(undefined);
+        else if (this.cmd?.status === 'ready' && this.feed.following) finish(undefined);
       };
       const timer = setTimeout(() => finish(new StorageError(this.name, `not connected and subscribed after ${timeout} ms${this.reason()}`, { cause: this.lastError })), timeout);
       const finish = (error: StorageError | undefined): void => {
@@ -223,56 +241,65 @@ class RedisTierImpl implements RedisTier {
   }
 
   async get(key: string): Promise<CacheEntry | undefined> {
-    const redisKey = this.entryKey(key);
+    return (await this.read(key)).entry;
+  }
+
+  async read(key: string): Promise<SharedRead> {
+    const keys = layoutOf(this.options.keyPrefix, key);
+    let observed = 0;
     for (let attempt = 0; attempt < MAX_READS; attempt++) {
       const mark = this.guard.begin();
-      let reply: Buffer | null;
+      let raw: Awaited<ReturnType<typeof readKey>>;
       let changed: boolean;
       try {
-        reply = await this.run('get', key, (client) => client.getBuffer(redisKey));
+        raw = await this.run('get', key, (client) => readKey(client, keys));
       } finally {
         changed = this.guard.end(key, mark);
       }
-      if (!changed) return this.decode(key, redisKey, reply);
+      observed = raw.observed;
+      if (!changed) {
+        const entry = this.decode(key, keys, raw.payload);
+        return entry === undefined ? { entry, observed } : { entry, observed, version: raw.version };
+      }
     }
     // The key keeps changing under this read: a miss is always safe.
-    return undefined;
+    return { entry: undefined, observed };
   }
 
-  async set(key: string, entry: CacheEntry): Promise<void> {
+  async set(key: string, entry: CacheEntry, _bytes?: number, condition?: WriteCondition): Promise<WriteOutcome> {
     this.checkKey(key);
-    const redisKey = this.entryKey(key);
+    const keys = layoutOf(this.options.keyPrefix, key);
     const ttl = Math.ceil(entry.staleUntil - this.host.clock());
-    const payload = ttl > 0 ? this.packr.pack(entry) : undefined;
-    await this.write('set', { key }, (message) =>
-      this.run('set', key, (client) =>
-        payload === undefined
-          ? DELETE_AND_PUBLISH.run(client, [redisKey], [this.options.channel, message])
-          : SET_AND_PUBLISH.run(client, [redisKey], [payload, ttl, this.options.channel, message]),
-      ),
-    );
+    if (ttl <= 0) return this.delete(key);
+    const { value, storedAt, freshUntil, staleUntil, delta } = entry;
+    const payload = this.packr.pack({ value, storedAt, freshUntil, staleUntil, delta });
+    const version = await this.write('set', { key }, (client) => writeEntry(client, keys, payload, ttl, condition?.unchangedSince, namespaceOf(key), key, this.writer()));
+    return version === 0 ? { applied: false } : { applied: true, version };
   }
 
-  async delete(key: string): Promise<void> {
+  async delete(key: string): Promise<WriteOutcome> {
     this.checkKey(key);
-    const redisKey = this.entryKey(key);
-    await this.write('delete', { key }, (message) =>
-      this.run('delete', key, (client) => DELETE_AND_PUBLISH.run(client, [redisKey], [this.options.channel, message])),
-    );
+    const keys = layoutOf(this.options.keyPrefix, key);
+    const version = await this.write('delete', { key }, (client) => deleteEntry(client, keys, TOMBSTONE_RETENTION * 2, key, this.writer()));
+    return { applied: true, version };
   }
 
-  async clear(prefix: string): Promise<void> {
-    const pattern = `${globEscape(this.entryKey(prefix))}*`;
-    await this.write('clear', { prefix }, async (message) => {
-      // Each step is its own bounded command: SCAN visits the keyspace in slices.
+  async clear(prefix: string): Promise<WriteOutcome> {
+    const pattern = `${globEscape(`${this.options.keyPrefix}e:${prefix}`)}*`;
+    const version = await this.write('clear', { prefix }, async () => {
+      // The clear is marked first (computes storing meanwhile are refused), then each SCAN step
+      // is its own bounded command, then the change is announced.
+      const marked = await this.run('clear', undefined, (client) => markClear(client, this.options.keyPrefix, prefix));
       let cursor = '0';
       do {
         const [next, keys] = await this.run('clear', undefined, (client) => client.scan(cursor, 'MATCH', pattern, 'COUNT', SCAN_COUNT));
         cursor = next;
         if (keys.length > 0) await this.run('clear', undefined, (client) => client.unlink(...keys));
       } while (cursor !== '0');
-      await this.run('clear', undefined, (client) => client.publish(this.options.channel, message));
+      await this.run('clear', undefined, (client) => announceClear(client, this.options.keyPrefix, prefix, marked, this.writer()));
+      return marked;
     });
+    return { applied: true, version };
   }
 
   onInvalidation(listener: (change: Invalidation) => void): void {
@@ -288,9 +315,11 @@ class RedisTierImpl implements RedisTier {
     this.closed = true;
     this.notify();
     if (this.starting !== undefined) await this.starting;
-    const connections = [this.cmd, this.sub].filter((c): c is Redis => c !== undefined);
+    clearInterval(this.repairTimer);
+    const connections = [this.cmd, this.sub, this.feedConnection].filter((c): c is Redis => c !== undefined);
     this.cmd = undefined;
     this.sub = undefined;
+    this.feedConnection = undefined;
     this.subscribed = false;
     await Promise.all(connections.map((c) => closeConnection(c, QUIT_TIMEOUT)));
   }
@@ -311,6 +340,7 @@ class RedisTierImpl implements RedisTier {
       if (this.closed) return;
       this.cmd = this.watchCommandConnection(open());
       this.sub = this.watchSubscriber(open());
+      this.feedConnection = this.watchFeed(open());
     } catch (error) {
       this.lastError = error;
       this.settleFirstAttempt();
@@ -331,6 +361,7 @@ class RedisTierImpl implements RedisTier {
       this.breaker.succeeded();
       this.settleFirstAttempt();
       this.notify();
+      this.scheduleRepairs();
     });
     connection.on('close', () => {
       this.settleFirstAttempt();
@@ -349,8 +380,7 @@ class RedisTierImpl implements RedisTier {
     });
     connection.on('ready', () => void this.subscribe(connection));
     connection.on('close', () => {
-      // Until subscribed again, messages published meanwhile are lost for good.
-      this.missedMessages = true;
+      // Only released leases travel here: a waiter that misses one looks again at its next poll.
       this.subscribed = false;
       this.notify();
     });
@@ -370,12 +400,15 @@ class RedisTierImpl implements RedisTier {
     }
     if (this.closed || connection !== this.sub) return;
     this.subscribed = true;
-    if (this.missedMessages) {
-      this.missedMessages = false;
-      // Changes made elsewhere while unsubscribed went unheard: drop every local copy.
-      this.deliver({ prefix: '' });
-    }
     this.notify();
+  }
+
+  private watchFeed(connection: Redis): Redis {
+    connection.on('error', (error: unknown) => {
+      this.lastError = error;
+    });
+    connection.on('ready', () => void this.feed.follow(connection, () => !this.closed && connection === this.feedConnection && connection.status === 'ready', () => this.notify()));
+    return connection;
   }
 
   private onMessage(channel: string, message: string): void {
@@ -383,7 +416,6 @@ class RedisTierImpl implements RedisTier {
     const decoded = decodeBusMessage(message);
     if (decoded === undefined || decoded.origin === this.origin) return;
     if ('released' in decoded) this.releaseListener?.(decoded.released);
-    else this.deliver(decoded.change);
   }
 
   private deliver(change: Invalidation): void {
@@ -423,6 +455,7 @@ class RedisTierImpl implements RedisTier {
     try {
       const result = await withTimeout(action(client), this.options.commandTimeout);
       this.breaker.succeeded();
+      if (this.repairs.size > 0) this.scheduleRepairs();
       return result;
     } catch (error) {
       // Only silence opens the circuit: a lost connection already fails fast until reconnected,
@@ -448,19 +481,63 @@ class RedisTierImpl implements RedisTier {
 
   /**
    * A write: marks the change for reads in flight (before and after, so that a read answered
-   * with the old value in between is read again), runs it (the action publishes `message`),
+   * with the old value in between is read again), runs it, and remembers a failure for repair;
    * reports a failure as the engine expects of tiers, and rethrows it.
    */
-  private async write(operation: string, change: Invalidation, action: (message: string) => Promise<unknown>): Promise<void> {
-    const message = encodeBusMessage(this.origin, this.host.site, change);
+  private async write<T>(operation: string, change: { key: string } | { prefix: string }, action: (client: Redis) => Promise<T>): Promise<T> {
     this.guard.changed(change);
     try {
-      await action(message);
+      const result = 'key' in change ? await this.run(operation, change.key, action) : await action(this.cmd!);
+      if ('key' in change) this.repairs.settled(change.key);
+      return result;
     } catch (error) {
+      // A refusal by Redis itself (a script error) changed nothing there: no repair needed.
+      if (!isReplyError((error as { cause?: unknown }).cause)) this.repairs.add(change);
+      this.scheduleRepairs();
       this.host.report({ type: 'error', operation, error });
       throw error;
     } finally {
       this.guard.changed(change);
+    }
+  }
+
+  private writer(): WriterArgs {
+    return { origin: this.origin, site: this.host.site ?? '', streamLength: this.options.changeStreamLength };
+  }
+
+  /** Tries the pending repairs now, and again every REPAIR_INTERVAL while some remain. */
+  private scheduleRepairs(): void {
+    if (this.closed || this.repairs.size === 0) return;
+    this.repairTimer ??= setInterval(() => void this.repair(), REPAIR_INTERVAL).unref();
+    void this.repair();
+  }
+
+  private async repair(): Promise<void> {
+    if (this.repairing || this.closed) return;
+    if (this.repairs.size === 0) {
+      clearInterval(this.repairTimer);
+      this.repairTimer = undefined;
+      return;
+    }
+    this.repairing = true;
+    try {
+      for (const target of this.repairs.pending()) {
+        await this.repairOne(target);
+        this.repairs.done(target);
+      }
+    } catch {
+      // Redis is still away: the timer tries again.
+    } finally {
+      this.repairing = false;
+    }
+  }
+
+  private async repairOne(target: RepairTarget): Promise<void> {
+    if ('key' in target) {
+      const keys = layoutOf(this.options.keyPrefix, target.key);
+      await this.run('repair', target.key, (client) => deleteEntry(client, keys, TOMBSTONE_RETENTION * 2, target.key, this.writer()));
+    } else {
+      await this.clear(target.prefix);
     }
   }
 
@@ -475,24 +552,25 @@ class RedisTierImpl implements RedisTier {
     }
   }
 
-  private decode(key: string, redisKey: string, reply: Buffer | null): CacheEntry | undefined {
-    if (reply === null) return undefined;
+  private decode(key: string, keys: readonly string[], reply: Buffer): CacheEntry | undefined {
+    if (reply.length === 0) return undefined;
     let record: unknown;
     try {
       record = this.packr.unpack(reply);
     } catch {
-      return this.corrupt(key, redisKey, reply);
+      return this.corrupt(key, keys, reply);
     }
-    if (!isEntryRecord(record)) return this.corrupt(key, redisKey, reply);
+    if (!isEntryRecord(record)) return this.corrupt(key, keys, reply);
     return record.staleUntil <= this.host.clock() ? undefined : record;
   }
 
-  private corrupt(key: string, redisKey: string, reply: Buffer): undefined {
+  private corrupt(key: string, keys: readonly string[], reply: Buffer): undefined {
     this.host.report({ type: 'corrupt', key });
     // Removed only if still the same bytes: another machine may have replaced it meanwhile.
-    this.run('remove-corrupt', key, (client) => DELETE_IF_UNCHANGED.run(client, [redisKey], [reply])).catch((error: unknown) =>
+    this.run('remove-corrupt', key, (client) => removeIfUnchanged(client, keys, reply)).catch((error: unknown) =>
       this.host.report({ type: 'error', operation: 'remove-corrupt', error }),
     );
     return undefined;
   }
+
 }

@@ -61,7 +61,7 @@ describe('redisTier options', () => {
       assert.ok(second.error instanceof StorageError);
       assert.match((second.error as Error).message, /not connected/);
       await assert.rejects(tier.set('k', makeEntry(1, Date.now(), 1_000, 1_000, 0), -1), StorageError);
-      assert.deepEqual(tier.status(), { connected: false, subscribed: false, circuit: 'closed', failures: 0 });
+      assert.deepEqual(tier.status(), { connected: false, subscribed: false, repairsPending: 1, circuit: 'closed', failures: 0 }, 'the failed write waits for its repair');
       assert.deepEqual(reports.map((r) => r.type === 'error' && r.operation), ['set'], 'the failed write is reported, reads are left to the engine');
       await assert.rejects(tier.ready(200), StorageError);
     } finally {
@@ -127,32 +127,32 @@ describe('redisTier on a real redis-server', { skip: redisSkip() }, () => {
 
   it('reads an undecodable record as a miss, reports it, and removes it', async () => {
     const { tier, reports } = await attached({ prefix: 'corrupt:' });
-    await raw.set('corrupt:e:k', Buffer.from([0xc1, 0xff, 0x00]));
-    await raw.set('corrupt:e:shape', Buffer.from([0x93, 1, 2, 3])); // a msgpack array, not a record
+    await raw.hset('corrupt:e:k', 'v', 1, 'd', Buffer.from([0xc1, 0xff, 0x00]));
+    await raw.hset('corrupt:e:shape', 'v', 2, 'd', Buffer.from([0x93, 1, 2, 3])); // a msgpack array, not a record
     assert.equal(await tier.get('k'), undefined);
     assert.equal(await tier.get('shape'), undefined);
     assert.deepEqual(reports, [{ type: 'corrupt', key: 'k' }, { type: 'corrupt', key: 'shape' }]);
     await eventually('corrupt records removed', async () => (await raw.exists('corrupt:e:k', 'corrupt:e:shape')) === 0);
   });
 
-  it('publishes the changed key and its origin on the channel, never the value', async () => {
+  it('appends the changed key, its origin and its version to the change stream, never the value', async () => {
     const { tier } = await attached({ prefix: 'bus:' });
-    const listener = new Redis(server.url);
-    const messages: string[] = [];
-    listener.on('message', (_channel: string, message: string) => messages.push(message));
-    try {
-      await listener.subscribe('bus:invalidations');
-      await tier.set('0::secret', makeEntry('top secret value', Date.now(), 1_000, 1_000, 0), -1);
-      await tier.delete('0::secret');
-      await tier.clear('0::');
-      await eventually('three messages', () => messages.length === 3);
-      const parsed = messages.map((m) => JSON.parse(m) as Record<string, unknown>);
-      assert.deepEqual(parsed.map(({ k, p }) => ({ k, p })), [{ k: '0::secret', p: undefined }, { k: '0::secret', p: undefined }, { k: undefined, p: '0::' }]);
-      for (const m of parsed) assert.equal(typeof m['o'], 'string');
-      assert.ok(messages.every((m) => !m.includes('top secret')));
-    } finally {
-      listener.disconnect();
-    }
+    const set = await tier.set('0::secret', makeEntry('top secret value', Date.now(), 1_000, 1_000, 0), -1);
+    const deleted = await tier.delete('0::secret');
+    const cleared = await tier.clear('0::');
+    const records = (await raw.xrange('bus:x', '-', '+')).map(([, fields]) => {
+      const record: Record<string, string> = {};
+      for (let i = 0; i + 1 < fields.length; i += 2) record[fields[i]!] = fields[i + 1]!;
+      return record;
+    });
+    assert.deepEqual(records.map(({ k, p, v }) => ({ k, p, v: Number(v) })), [
+      { k: '0::secret', p: undefined, v: set.version },
+      { k: '0::secret', p: undefined, v: deleted.version },
+      { k: undefined, p: '0::', v: cleared.version },
+    ]);
+    assert.ok(set.version! < deleted.version! && deleted.version! < cleared.version!, 'versions grow with each change');
+    for (const r of records) assert.equal(typeof r['o'], 'string');
+    assert.ok(records.every((r) => !JSON.stringify(r).includes('top secret')));
   });
 
   it("delivers another tier's set, delete and clear to this tier's listener, never its own", async () => {
@@ -162,7 +162,8 @@ describe('redisTier on a real redis-server', { skip: redisSkip() }, () => {
     await a.tier.delete('0::k');
     await a.tier.clear('0::');
     await eventually('b heard three changes', () => b.changes.length === 3);
-    assert.deepEqual(b.changes, [{ key: '0::k' }, { key: '0::k' }, { prefix: '0::' }]);
+    assert.deepEqual(b.changes.map((c) => ('key' in c ? { key: c.key } : { prefix: c.prefix })), [{ key: '0::k' }, { key: '0::k' }, { prefix: '0::' }]);
+    assert.ok(b.changes.every((c) => typeof c.version === 'number'), 'each change carries its version');
     await delay(50);
     assert.deepEqual(a.changes, []);
   });
@@ -252,7 +253,7 @@ describe('redisTier on a real redis-server', { skip: redisSkip() }, () => {
       await delay(300);
       assert.equal(tier.status().circuit, 'half-open');
       assert.equal((await tier.get('0::k'))?.value, 'v');
-      assert.deepEqual({ ...tier.status(), connected: true }, { connected: true, subscribed: true, circuit: 'closed', failures: 0 });
+      assert.deepEqual({ ...tier.status(), connected: true }, { connected: true, subscribed: true, repairsPending: 0, circuit: 'closed', failures: 0 });
     });
 
     it('close() settles even while Redis is frozen', async () => {

@@ -1,0 +1,147 @@
+/*
+ * The change feed of the Redis tier: every machine follows the change stream (XREAD BLOCK on a
+ * connection of its own) and drops the local copies that others replaced. Unlike pub/sub, a
+ * stream remembers: a process that reconnects, or a machine whose processes were all stopped,
+ * resumes from the last record it applied (kept in the machine's LMDB file as a checkpoint) and
+ * replays what it missed. If what it missed is no longer in the stream (trimmed past
+ * `changeStreamLength`, or Redis lost its data), it drops every local copy instead. Either way no
+ * gap is forgotten.
+ *
+ * The checkpoint is written after the drops it covers were queued on the same LMDB file, so it
+ * never claims a change whose drop was not committed first. A file that never had a checkpoint
+ * starts from the stream's end: whatever it held from before it was first used with this Redis
+ * is not known to be stale.
+ */
+import type { Redis } from 'ioredis';
+import type { Checkpoints, Invalidation } from '../core/tier.js';
+
+/**
+ * What the feed needs from its tier.
+ *
+ * @example
+ * ```ts
+ * const feed = new ChangeFeed({ stream: 'herdcache:x', origin, checkpoint: 'redis:herdcache:', checkpoints: () => host.checkpoints, deliver, report });
+ * ```
+ */
+export interface FeedOptions {
+  readonly stream: string;
+  /** This tier's own id: its own records are skipped. */
+  readonly origin: string;
+  /** Name of the checkpoint in the machine tier. */
+  readonly checkpoint: string;
+  readonly checkpoints: () => Checkpoints | undefined;
+  deliver(change: Invalidation): void;
+  report(operation: string, error: unknown): void;
+}
+
+/** Records per XREAD, and how long one waits for news, ms. */
+const BATCH = 512;
+const BLOCK_MS = 1_000;
+
+/** Compares two stream ids (`<ms>-<seq>`). */
+export function compareStreamIds(a: string, b: string): number {
+  const [am = 0, as = 0] = a.split('-').map(Number);
+  const [bm = 0, bs = 0] = b.split('-').map(Number);
+  return am !== bm ? am - bm : as - bs;
+}
+
+/**
+ * Follows the change stream; see the top of this file.
+ *
+ * @example
+ * ```ts
+ * connection.on('ready', () => void feed.follow(connection, () => connection === current));
+ * ```
+ */
+export class ChangeFeed {
+  private lastId: string | undefined;
+  /** True while following (caught up and reading). */
+  following = false;
+
+  constructor(private readonly options: FeedOptions) {}
+
+  /** Catches up, then reads until `current()` says this connection is no longer the feed's. */
+  async follow(connection: Redis, current: () => boolean, onState: () => void): Promise<void> {
+    try {
+      await this.catchUp(connection);
+    } catch (error) {
+      if (current()) this.options.report('feed', error);
+      return;
+    }
+    this.following = true;
+    onState();
+    try {
+      while (current()) {
+        const reply = (await connection.xread('COUNT', BATCH, 'BLOCK', BLOCK_MS, 'STREAMS', this.options.stream, this.lastId ?? '0-0')) as Array<[string, Array<[string, string[]]>]> | null;
+        if (reply === null || !current()) continue;
+        for (const [, records] of reply) for (const [id, fields] of records) this.apply(id, fields);
+        this.save();
+      }
+    } catch (error) {
+      // The connection went away: its 'ready' follows again from lastId.
+      if (current()) this.options.report('feed', error);
+    } finally {
+      this.following = false;
+      onState();
+    }
+  }
+
+  private async catchUp(connection: Redis): Promise<void> {
+    const saved = this.lastId ?? this.options.checkpoints()?.get(this.options.checkpoint);
+    const info = await streamInfo(connection, this.options.stream);
+    const end = info?.lastGenerated ?? '0-0';
+    if (saved === undefined) {
+      this.lastId = end;
+    } else if (info === undefined ? saved !== '0-0' : compareStreamIds(end, saved) < 0 || (info.trimmedThrough !== undefined && compareStreamIds(info.trimmedThrough, saved) > 0)) {
+      // Records after `saved` are gone (trimmed, or Redis lost the stream): drop everything.
+      this.options.deliver({ prefix: '' });
+      this.lastId = compareStreamIds(end, saved) < 0 || info === undefined ? end : saved;
+    } else {
+      this.lastId = saved;
+    }
+    this.save();
+  }
+
+  private apply(id: string, fields: string[]): void {
+    this.lastId = id;
+    const record: Record<string, string> = {};
+    for (let i = 0; i + 1 < fields.length; i += 2) record[fields[i]!] = fields[i + 1]!;
+    if (record['o'] === this.options.origin) return;
+    const version = Number(record['v']);
+    const extra = { ...(record['s'] ? { site: record['s'] } : {}), ...(Number.isFinite(version) ? { version } : {}) };
+    if (record['k'] !== undefined) this.options.deliver({ key: record['k'], ...extra });
+    else if (record['p'] !== undefined) this.options.deliver({ prefix: record['p'], ...extra });
+  }
+
+  private save(): void {
+    const checkpoints = this.options.checkpoints();
+    const id = this.lastId;
+    if (checkpoints === undefined || id === undefined) return;
+    checkpoints.put(this.options.checkpoint, id).catch((error: unknown) => this.options.report('checkpoint', error));
+  }
+}
+
+/** XINFO STREAM: the last id ever generated and how far records were trimmed (undefined: no stream). */
+async function streamInfo(connection: Redis, stream: string): Promise<{ lastGenerated: string; trimmedThrough: string | undefined } | undefined> {
+  let reply: unknown;
+  try {
+    reply = await connection.xinfo('STREAM', stream);
+  } catch (error) {
+    if (error instanceof Error && /no such key/i.test(error.message)) return undefined;
+    throw error;
+  }
+  const flat = Array.isArray(reply) ? reply : [];
+  const field = (name: string): unknown => flat[flat.indexOf(name) + 1];
+  const lastGenerated = String(field('last-generated-id') ?? '0-0');
+  const maxDeleted = field('max-deleted-entry-id');
+  const first = field('first-entry');
+  // Redis 7 says how far it deleted; before it, a first record later than ours may mean a gap.
+  const firstId = Array.isArray(first) && typeof first[0] === 'string' ? first[0] : undefined;
+  const trimmedThrough = typeof maxDeleted === 'string' ? maxDeleted : firstId === undefined ? undefined : previousId(firstId);
+  return { lastGenerated, trimmedThrough };
+}
+
+function previousId(id: string): string {
+  const [ms = 0, seq = 0] = id.split('-').map(Number);
+  return seq > 0 ? `${ms}-${seq - 1}` : `${Math.max(0, ms - 1)}-${Number.MAX_SAFE_INTEGER}`;
+}
