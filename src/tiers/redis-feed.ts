@@ -64,18 +64,24 @@ export class ChangeFeed {
   async follow(connection: Redis, current: () => boolean, onState: () => void): Promise<void> {
     try {
       await this.catchUp(connection);
+      // Replay what was missed before saying so: once following, the drops of every change made
+      // while away have committed (the checkpoint is queued after them on the same file).
+      for (;;) {
+        const backlog = await this.next(connection, undefined);
+        if (backlog === null || !current()) break;
+      }
+      await this.save();
     } catch (error) {
       if (current()) this.options.report('feed', error);
       return;
     }
+    if (!current()) return;
     this.following = true;
     onState();
     try {
       while (current()) {
-        const reply = (await connection.xread('COUNT', BATCH, 'BLOCK', BLOCK_MS, 'STREAMS', this.options.stream, this.lastId ?? '0-0')) as Array<[string, Array<[string, string[]]>]> | null;
-        if (reply === null || !current()) continue;
-        for (const [, records] of reply) for (const [id, fields] of records) this.apply(id, fields);
-        this.save();
+        const reply = await this.next(connection, BLOCK_MS);
+        if (reply !== null) void this.save();
       }
     } catch (error) {
       // The connection went away: its 'ready' follows again from lastId.
@@ -84,6 +90,16 @@ export class ChangeFeed {
       this.following = false;
       onState();
     }
+  }
+
+  /** Reads and applies the next records (waiting up to `block` ms for some); null if there were none. */
+  private async next(connection: Redis, block: number | undefined): Promise<number | null> {
+    const args: Array<string | number> = block === undefined ? ['COUNT', BATCH] : ['COUNT', BATCH, 'BLOCK', block];
+    const reply = (await connection.xread(...(args as ['COUNT', number]), 'STREAMS', this.options.stream, this.lastId ?? '0-0')) as Array<[string, Array<[string, string[]]>]> | null;
+    if (reply === null) return null;
+    let applied = 0;
+    for (const [, records] of reply) for (const [id, fields] of records) (this.apply(id, fields), applied++);
+    return applied === 0 ? null : applied;
   }
 
   private async catchUp(connection: Redis): Promise<void> {
@@ -99,7 +115,6 @@ export class ChangeFeed {
     } else {
       this.lastId = saved;
     }
-    this.save();
   }
 
   private apply(id: string, fields: string[]): void {
@@ -113,11 +128,15 @@ export class ChangeFeed {
     else if (record['p'] !== undefined) this.options.deliver({ prefix: record['p'], ...extra });
   }
 
-  private save(): void {
+  private async save(): Promise<void> {
     const checkpoints = this.options.checkpoints();
     const id = this.lastId;
     if (checkpoints === undefined || id === undefined) return;
-    checkpoints.put(this.options.checkpoint, id).catch((error: unknown) => this.options.report('checkpoint', error));
+    try {
+      await checkpoints.put(this.options.checkpoint, id);
+    } catch (error) {
+      this.options.report('checkpoint', error);
+    }
   }
 }
 
