@@ -38,6 +38,12 @@ export function createCache(options: CacheOptions = {}): Cache {
   if (tiers !== undefined && (memory !== undefined || lmdb !== undefined)) {
     throw new InvalidOptionError('tiers', 'was given together with memory/lmdb options: put those options into memoryTier()/lmdbTier() inside tiers');
   }
+  for (const [name, value] of [['memory', memory], ['lmdb', lmdb]] as const) {
+    if (value !== undefined && value !== false && (typeof value !== 'object' || value === null || Array.isArray(value))) {
+      throw new InvalidOptionError(name, `must be the options of the default ${name} tier (an object) or false for none`);
+    }
+  }
+  if (tiers !== undefined && !Array.isArray(tiers)) throw new InvalidOptionError('tiers', 'must be an array of tiers, nearest first');
   const chosen: Tier[] = tiers === undefined ? [] : [...tiers];
   if (tiers === undefined) {
     if (memory !== false) chosen.push(memoryTier(memory ?? {}));

@@ -3,7 +3,8 @@ import { PipelineCall, type CallEngine } from './call.js';
 import type { Clock, RandomSource } from './clock.js';
 import { Coherence, type Basis } from './coherence.js';
 import { isFresh, makeEntry, type CacheEntry } from './entry.js';
-import { AbortedError, CacheClosedError, InvalidOptionError } from './errors.js';
+import { AbortedError, CacheClosedError, InvalidKeyError, InvalidOptionError } from './errors.js';
+import { Closers } from './closers.js';
 import { CacheEventEmitter, type CacheEvents, type Listener } from './events.js';
 import { createPolicyHost, type HostEngine } from './host.js';
 import { assertKey, memoizeKey, namespacePrefix } from './keys.js';
@@ -100,7 +101,12 @@ export class Cache implements CallEngine, HostEngine {
   private readonly host: PolicyHost;
   private readonly running = new Set<AbortController>();
   private readonly background = new Set<Promise<unknown>>();
+  private readonly closers = new Closers();
+  /** Computes inside the pipeline now, in the foreground. */
+  private foreground = 0;
+  /** Kept for callers that want a signal; the engine itself registers with `closers`. */
   private readonly closeController = new AbortController();
+  private readonly closeSignal = this.closeController.signal;
   /** Callers waiting for another process's value, woken when a change of their key is heard. */
   private readonly wakers = new KeyWakers();
   /** The machine tier's site id (see TierHost.site), once the tiers are attached. */
@@ -177,7 +183,7 @@ export class Cache implements CallEngine, HostEngine {
 
   /** Aborted when the cache closes. */
   get closing(): AbortSignal {
-    return this.closeController.signal;
+    return this.closeSignal;
   }
 
   /**
@@ -272,7 +278,12 @@ export class Cache implements CallEngine, HostEngine {
    * ```
    */
   async has(key: string): Promise<boolean> {
-    return (await this.get(key)) !== undefined;
+    // Judged by the entry, not its value: `undefined` is a value that can be cached.
+    this.assertOpen();
+    assertKey(key, this.maxKeyBytes);
+    const now = this.clock();
+    const entry = await this.lookup(key, this.prefix + key, now, []);
+    return entry !== undefined && isFresh(entry, now);
   }
 
   /**
@@ -356,7 +367,12 @@ export class Cache implements CallEngine, HostEngine {
     const observed: Array<number | undefined> = [];
     const entry = await this.lookup(key, storageKey, now, observed);
     if (entry !== undefined && isFresh(entry, now) && !pipeline.seesFreshHits) return entry.value;
-    return pipeline.run(new PipelineCall(this, key, storageKey, ttl, maxAge, entry, fn, observed));
+    this.foreground++;
+    try {
+      return await pipeline.run(new PipelineCall(this, key, storageKey, ttl, maxAge, entry, fn, observed));
+    } finally {
+      this.foreground--;
+    }
   }
 
   /**
@@ -387,7 +403,7 @@ export class Cache implements CallEngine, HostEngine {
     return (...args: A): Promise<Awaited<R>> => {
       let key: string;
       try {
-        key = keyOf === undefined ? memoizeKey(name, args) : `memo:${name}:${keyOf(...args)}`;
+        key = keyOf === undefined ? memoizeKey(name, args) : `memo:${name}:${derivedKey(keyOf(...args))}`;
       } catch (err) {
         return Promise.reject(err);
       }
@@ -465,7 +481,12 @@ export class Cache implements CallEngine, HostEngine {
     this.#closed = true;
     this.peek = undefined;
     this.closeController.abort();
+    this.closers.close();
     for (const controller of this.running) controller.abort(new AbortedError('*', 'the cache was closed'));
+    // The aborted computes unwind in microtasks: let them, so that their leases' releases join
+    // the background work waited for below and the tiers close after them (no lease is left
+    // behind). Microtasks only: a caller's own rejected promise gets its handler in time.
+    for (let turn = 0; turn < 64 && this.foreground > 0; turn++) await Promise.resolve();
     const settled = Promise.allSettled([...this.background]);
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([settled, new Promise((resolve) => { timer = setTimeout(resolve, CLOSE_GRACE); })]);
@@ -498,7 +519,12 @@ export class Cache implements CallEngine, HostEngine {
 
   /** @internal */
   nap(ms: number, key: string, storageKey: string): Promise<void> {
-    return this.wakers.nap(storageKey, ms, this.closing, () => new AbortedError(key, 'the cache closed while waiting'));
+    return this.wakers.nap(storageKey, ms, this.closers, () => new AbortedError(key, 'the cache closed while waiting'));
+  }
+
+  /** @internal */
+  onClose(onClose: () => void): () => void {
+    return this.closers.add(onClose);
   }
 
   /**
@@ -516,7 +542,9 @@ export class Cache implements CallEngine, HostEngine {
   /** @internal */
   adopt(work: Promise<unknown>): void {
     this.background.add(work);
-    void work.finally(() => this.background.delete(work));
+    // Observed either way: whoever adopted it handles its failure.
+    const done = (): void => void this.background.delete(work);
+    work.then(done, done);
   }
 
   /** @internal */
@@ -647,4 +675,12 @@ export class Cache implements CallEngine, HostEngine {
         break;
     }
   }
+}
+
+/** What a memoize `key` function returned, if it is a key part at all. */
+function derivedKey(part: unknown): string {
+  if (typeof part !== 'string' || part === '') {
+    throw new InvalidKeyError(`memoize's key function must return a non-empty string, got ${part === null ? 'null' : typeof part}: every call would otherwise share one key`);
+  }
+  return part;
 }

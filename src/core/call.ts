@@ -14,8 +14,8 @@ import type { ComputeCall, ComputeFn } from './policy.js';
  */
 export interface CallEngine {
   readonly closed: boolean;
-  /** Aborted when the cache closes. */
-  readonly closing: AbortSignal;
+  /** Runs `onClose` when the cache closes; returns how to forget it. */
+  onClose(onClose: () => void): () => void;
   clock(): number;
   /**
    * Stores a compute's entry on every tier unless its key changed after `basis`; resolves with
@@ -66,7 +66,7 @@ export class PipelineCall implements ComputeCall {
     engine.track(controller);
     let ok = false;
     try {
-      const value = await untilClosed(() => this.fn({ key: this.key, signal: controller.signal, stale: this.entry?.value }), engine.closing, this.key);
+      const value = await untilClosed(() => this.fn({ key: this.key, signal: controller.signal, stale: this.entry?.value }), engine, this.key);
       // A compute aborted by a hard timeout or close() must not store what it produced late.
       if (controller.signal.aborted) throw controller.signal.reason;
       const storedAt = engine.clock();
@@ -101,12 +101,14 @@ export class PipelineCall implements ComputeCall {
  * its lease until it settles, so no second compute of the key starts beside it. The function's
  * late outcome is observed, never left unhandled.
  */
-function untilClosed<T>(fn: () => T | Promise<T>, closing: AbortSignal, key: string): Promise<T> {
+function untilClosed<T>(fn: () => T | Promise<T>, engine: Pick<CallEngine, 'onClose'>, key: string): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const onClose = (): void => reject(new AbortedError(key, 'the cache was closed'));
-    if (closing.aborted) return onClose();
-    closing.addEventListener('abort', onClose, { once: true });
-    const settle = (): void => closing.removeEventListener('abort', onClose);
+    let closed = false;
+    const settle = engine.onClose(() => {
+      closed = true;
+      reject(new AbortedError(key, 'the cache was closed'));
+    });
+    if (closed) return;
     let running: Promise<T>;
     try {
       running = Promise.resolve(fn());

@@ -23,8 +23,10 @@ export interface HostEngine {
   readonly counters: StatsCounters;
   readonly events: CacheEventEmitter;
   readonly leases: LeaseStore;
-  /** Aborted when the cache closes: wakes every sleeper. */
-  readonly closing: AbortSignal;
+  /** True once the cache closed. */
+  readonly closed: boolean;
+  /** Runs `onClose` when the cache closes; returns how to forget it. */
+  onClose(onClose: () => void): () => void;
   /**
    * Reads the shared tiers only (fresh snapshot), promoting a fresh hit to the process tier; the
    * counters observed go into `observed`, the basis of the compute that may follow.
@@ -71,8 +73,17 @@ export function createPolicyHost(engine: HostEngine): PolicyHost {
         borrows.set(mine, (borrows.get(mine) ?? 0) + 1);
         return mine;
       }
-      const grant = await engine.leases.acquire(call.storageKey, engine.newToken(), ttl);
+      // Adopted, so that close() lets the request finish (and give back what it got) before the
+      // tiers close: a lease granted to a closed cache would otherwise stay until it expires.
+      const acquiring = (async () => {
+        const answer = await engine.leases.acquire(call.storageKey, engine.newToken(), ttl);
+        if (answer.acquired && engine.closed) await engine.leases.release(answer.lease.key, answer.lease.token).catch(() => false);
+        return answer;
+      })();
+      engine.adopt(acquiring);
+      const grant = await acquiring;
       if (!grant.acquired) return undefined;
+      if (engine.closed) throw new AbortedError(call.key, 'the cache closed while taking the lease');
       if (grant.tookOver) {
         engine.counters.leaseTakeovers++;
         engine.events.emit('lease-takeover', { key: call.key });
@@ -92,8 +103,10 @@ export function createPolicyHost(engine: HostEngine): PolicyHost {
       const call = leaseCalls.get(lease);
       if (call !== undefined && held.get(call) === lease) held.delete(call);
       leaseCalls.delete(lease);
+      const releasing = engine.leases.release(lease.key, lease.token);
+      engine.adopt(releasing);
       try {
-        await engine.leases.release(lease.key, lease.token);
+        await releasing;
       } catch (error) {
         // An unreleased lease expires by itself; report, never fail the caller for it.
         engine.counters.errors++;
@@ -110,7 +123,8 @@ export function createPolicyHost(engine: HostEngine): PolicyHost {
     },
 
     async waitForEntry(call, maxWait, poll) {
-      const started = engine.clock();
+      // Waiting is measured on the monotonic clock: a wall clock stepped back must not stretch it.
+      const started = performance.now();
       const longest = poll?.longest ?? POLL_DEFAULTS.longest;
       let pause = Math.min(poll?.first ?? POLL_DEFAULTS.first, longest);
       for (;;) {
@@ -123,13 +137,13 @@ export function createPolicyHost(engine: HostEngine): PolicyHost {
           const last = await engine.readShared(call.key, call.storageKey, observedOf(call));
           return last !== undefined && isFresh(last, engine.clock()) ? last : undefined;
         }
-        const waited = engine.clock() - started;
-        if (waited >= maxWait) throw new LeaseWaitTimeoutError(call.key, waited);
+        const waited = performance.now() - started;
+        if (waited >= maxWait) throw new LeaseWaitTimeoutError(call.key, Math.round(waited));
       }
     },
 
     refreshInBackground(call, source, leaseTtl) {
-      if (refreshing.has(call.storageKey) || engine.closing.aborted) return;
+      if (refreshing.has(call.storageKey) || engine.closed) return;
       refreshing.add(call.storageKey);
       const seen = call.entry;
       const work = (async () => {
@@ -172,11 +186,16 @@ export function createPolicyHost(engine: HostEngine): PolicyHost {
     },
 
     async sleep(ms, key) {
-      try {
-        await delay(ms, undefined, { signal: engine.closing });
-      } catch {
-        throw new AbortedError(key, 'the cache closed while waiting');
-      }
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          forget();
+          resolve();
+        }, ms);
+        const forget = engine.onClose(() => {
+          clearTimeout(timer);
+          reject(new AbortedError(key, 'the cache closed while waiting'));
+        });
+      });
     },
   };
   return host;

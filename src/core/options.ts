@@ -57,18 +57,88 @@ export interface ResolvedEngineOptions {
 export const DEFAULT_TTL = 60_000;
 
 /**
- * Throws {@link InvalidOptionError} unless `value` is a positive finite number of milliseconds.
+ * The longest delay a Node.js timer honours, ms (about 24.8 days): a longer one fires after 1 ms.
  *
  * @example
  * ```ts
- * assertDuration('ttl', 1_000); // ok
- * assertDuration('ttl', 0);     // throws
+ * timeouts({ hard: MAX_TIMER_MS }); // ok; MAX_TIMER_MS + 1 is refused
  * ```
  */
-export function assertDuration(option: string, value: unknown): asserts value is number {
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+/** Longest duration kept in an entry record, ms: added to the clock it must stay an exact integer. */
+const MAX_RECORD_MS = 2 ** 52;
+
+/**
+ * Throws {@link InvalidOptionError} unless `value` is a positive finite number of milliseconds
+ * that can be honoured: at most {@link MAX_TIMER_MS} when a timer waits for it (`timer`), else
+ * at most 2^52 (a ttl or grand timeout added to the clock).
+ *
+ * @example
+ * ```ts
+ * assertDuration('ttl', 1_000);                   // ok
+ * assertDuration('ttl', 0);                       // throws
+ * assertDuration('timeouts.hard', 2 ** 31, true); // throws: a timer cannot wait that long
+ * ```
+ */
+export function assertDuration(option: string, value: unknown, timer = false): asserts value is number {
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    throw new InvalidOptionError(option, `must be a positive finite number of milliseconds, got ${String(value)}`);
+    throw new InvalidOptionError(option, `must be a positive finite number of milliseconds, got ${describe(value)}`);
   }
+  const max = timer ? MAX_TIMER_MS : MAX_RECORD_MS;
+  if (value > max) {
+    throw new InvalidOptionError(option, timer ? `is waited for by a timer, which cannot wait longer than ${MAX_TIMER_MS} ms (about 24.8 days), got ${value}` : `must be at most 2^52 ms, got ${value}`);
+  }
+}
+
+/**
+ * The options object of a factory: `undefined` means none; anything but a plain object is refused.
+ *
+ * @example
+ * ```ts
+ * const { lease } = optionsObject('barrier', options); // barrier(null) throws InvalidOptionError
+ * ```
+ */
+export function optionsObject<T extends object>(option: string, value: T | undefined): Partial<T> {
+  if (value === undefined) return {};
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new InvalidOptionError(option, `options must be an object, got ${describe(value)}`);
+  }
+  return value;
+}
+
+/**
+ * A short description of a bad option value for error messages (never its whole content).
+ *
+ * @example
+ * ```ts
+ * describe(null); // 'null'
+ * ```
+ */
+export function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  switch (typeof value) {
+    case 'string': return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}...` : value);
+    case 'number': case 'bigint': case 'boolean': case 'undefined': return String(value);
+    case 'symbol': return 'a symbol';
+    case 'function': return 'a function';
+    default: return 'an object';
+  }
+}
+
+/** What every tier must offer, and what a process tier must offer besides. */
+const TIER_METHODS = ['attach', 'get', 'set', 'delete', 'clear', 'close'] as const;
+
+function assertTier(tier: unknown, i: number): asserts tier is Tier {
+  const at = `tiers[${i}]`;
+  if (typeof tier !== 'object' || tier === null) throw new InvalidOptionError(at, 'is not a tier: build one with memoryTier(), lmdbTier() or redisTier()');
+  const t = tier as Partial<Record<string, unknown>>;
+  const missing = TIER_METHODS.filter((m) => typeof t[m] !== 'function');
+  if (t['scope'] === 'process' && typeof t['getSync'] !== 'function') missing.push('getSync' as never);
+  if (missing.length > 0) throw new InvalidOptionError(at, `does not implement the Tier contract (src/core/tier.ts): missing ${missing.join(', ')}`);
+  if (t['scope'] !== 'process' && t['scope'] !== 'machine' && t['scope'] !== 'cluster') throw new InvalidOptionError(`${at}.scope`, `must be 'process', 'machine' or 'cluster', got ${describe(t['scope'])}`);
+  if (typeof t['name'] !== 'string' || t['name'] === '') throw new InvalidOptionError(`${at}.name`, 'must be a non-empty string');
+  if (typeof t['maxKeyBytes'] !== 'number' || !(t['maxKeyBytes'] > 0)) throw new InvalidOptionError(`${at}.maxKeyBytes`, 'must be a positive number (Infinity for no limit)');
 }
 
 /**
@@ -82,10 +152,8 @@ export function assertDuration(option: string, value: unknown): asserts value is
 export function resolveEngineOptions(options: EngineOptions): ResolvedEngineOptions {
   const { tiers, ttl = DEFAULT_TTL, namespace = '', policies = [], clock = coarseClock, random = Math.random } = options;
   if (!Array.isArray(tiers) || tiers.length === 0) throw new InvalidOptionError('tiers', 'give at least one tier, e.g. [memoryTier(), lmdbTier()]');
-  tiers.forEach((tier, i) => {
-    if (typeof tier !== 'object' || tier === null || typeof tier.get !== 'function' || typeof tier.attach !== 'function') {
-      throw new InvalidOptionError(`tiers[${i}]`, 'is not a tier: build one with memoryTier() or lmdbTier()');
-    }
+  tiers.forEach((tier: unknown, i) => {
+    assertTier(tier, i);
     if (tier.scope === 'process' && i > 0) throw new InvalidOptionError(`tiers[${i}]`, `the process tier "${tier.name}" must come first`);
   });
   if (new Set(tiers).size !== tiers.length) throw new InvalidOptionError('tiers', 'the same tier object appears twice');
@@ -94,6 +162,7 @@ export function resolveEngineOptions(options: EngineOptions): ResolvedEngineOpti
   assertDuration('maxAge', maxAge);
   if (maxAge < ttl) throw new InvalidOptionError('maxAge', `the grand timeout (${maxAge} ms) must not be shorter than ttl (${ttl} ms)`);
   if (typeof namespace !== 'string') throw new InvalidOptionError('namespace', 'must be a string');
+  if (!namespace.isWellFormed()) throw new InvalidOptionError('namespace', 'must be well-formed text: a lone UTF-16 surrogate would meet another namespace on Redis (both become U+FFFD)');
   if (typeof clock !== 'function') throw new InvalidOptionError('clock', 'must be a function returning wall-clock milliseconds');
   if (typeof random !== 'function') throw new InvalidOptionError('random', 'must be a function returning a number in [0, 1)');
   return { tiers, ttl, maxAge, namespace, policies, clock, random };

@@ -1,3 +1,5 @@
+import type { Closers } from './closers.js';
+
 /**
  * Sleepers waiting for another caller's value of a key, woken early as soon as a change of that
  * key, or the release of its lease, is heard (a write of this cache, the LMDB change log, the
@@ -7,17 +9,17 @@
  * @example
  * ```ts
  * const wakers = new KeyWakers();
- * const napping = wakers.nap('0::k', 50, signal, () => new Error('closed'));
+ * const napping = wakers.nap('0::k', 50, closers, () => new Error('closed'));
  * wakers.wake('0::k'); // napping resolves now, not in 50 ms
  * ```
  */
 export class KeyWakers {
   private readonly sleepers = new Map<string, Set<() => void>>();
 
-  /** Resolves after `ms`, or when the key is woken; rejects with `onAbort()` if `signal` aborts first. */
-  nap(storageKey: string, ms: number, signal: AbortSignal, onAbort: () => Error): Promise<void> {
+  /** Resolves after `ms`, or when the key is woken; rejects with `onAbort()` if the cache closes first. */
+  nap(storageKey: string, ms: number, closers: Closers, onAbort: () => Error): Promise<void> {
     return new Promise((resolve, reject) => {
-      if (signal.aborted) {
+      if (closers.closed) {
         reject(onAbort());
         return;
       }
@@ -26,7 +28,7 @@ export class KeyWakers {
       const sleepers = found;
       const finish = (error?: Error): void => {
         clearTimeout(timer);
-        signal.removeEventListener('abort', aborted);
+        forget();
         sleepers.delete(woken);
         if (sleepers.size === 0 && this.sleepers.get(storageKey) === sleepers) this.sleepers.delete(storageKey);
         if (error === undefined) resolve();
@@ -35,7 +37,7 @@ export class KeyWakers {
       const woken = (): void => finish();
       const aborted = (): void => finish(onAbort());
       const timer = setTimeout(woken, ms);
-      signal.addEventListener('abort', aborted, { once: true });
+      const forget = closers.add(aborted);
       sleepers.add(woken);
     });
   }

@@ -1,6 +1,6 @@
 import { isFresh } from '../core/entry.js';
-import { InvalidOptionError } from '../core/errors.js';
-import { assertDuration } from '../core/options.js';
+import { InvalidOptionError, LeaseWaitTimeoutError } from '../core/errors.js';
+import { assertDuration, optionsObject } from '../core/options.js';
 import { KeyLocks } from '../core/key-locks.js';
 import type { ComputeCall, Next, Policy, PolicyHost, PollOptions } from '../core/policy.js';
 
@@ -37,15 +37,16 @@ export interface BarrierOptions {
  * const cache = createCache({ policies: [barrier({ lease: 5_000 })] });
  * ```
  */
-export function barrier(options: BarrierOptions = {}): Policy {
-  const lease = options.lease ?? 10_000;
-  const maxWait = options.maxWait ?? 60_000;
-  assertDuration('barrier.lease', lease);
-  assertDuration('barrier.maxWait', maxWait);
-  const poll: PollOptions = options.poll === undefined ? {} : options.poll;
+export function barrier(options?: BarrierOptions): Policy {
+  const given = optionsObject('barrier', options);
+  const lease = given.lease ?? 10_000;
+  const maxWait = given.maxWait ?? 60_000;
+  assertDuration('barrier.lease', lease, true);
+  assertDuration('barrier.maxWait', maxWait, true);
+  const poll: PollOptions = given.poll === undefined ? {} : given.poll;
   if (typeof poll !== 'object' || poll === null) throw new InvalidOptionError('barrier.poll', 'must be an object { first?, longest? } of durations in ms');
-  if (poll.first !== undefined) assertDuration('barrier.poll.first', poll.first);
-  if (poll.longest !== undefined) assertDuration('barrier.poll.longest', poll.longest);
+  if (poll.first !== undefined) assertDuration('barrier.poll.first', poll.first, true);
+  if (poll.longest !== undefined) assertDuration('barrier.poll.longest', poll.longest, true);
   return {
     name: 'barrier',
     create(host) {
@@ -53,10 +54,14 @@ export function barrier(options: BarrierOptions = {}): Policy {
       return {
         async handle(call, next) {
           if (call.entry !== undefined && isFresh(call.entry, host.now())) return call.entry.value;
+          // One deadline per call, on the monotonic clock, wherever the holder is and however
+          // often the loop below takes the lease again.
+          const deadline = performance.now() + maxWait;
           // Bounded by the lease: a leader that overruns it no longer holds the others back.
-          const release = await locks.acquire(call.storageKey, lease, () => host.count('leaseWaits'));
+          const release = await locks.acquire(call.storageKey, Math.min(lease, maxWait), () => host.count('leaseWaits'));
           try {
-            return await guarded(host, call, next, lease, maxWait, poll, () => {
+            if (release === undefined && performance.now() >= deadline) throw new LeaseWaitTimeoutError(call.key, maxWait);
+            return await guarded(host, call, next, lease, deadline, maxWait, poll, () => {
               if (locks.firstWait(call.storageKey)) host.count('leaseWaits');
             });
           } finally {
@@ -68,7 +73,7 @@ export function barrier(options: BarrierOptions = {}): Policy {
   };
 }
 
-async function guarded(host: PolicyHost, call: ComputeCall, next: Next, leaseTtl: number, maxWait: number, poll: PollOptions, countWait: () => void): Promise<unknown> {
+async function guarded(host: PolicyHost, call: ComputeCall, next: Next, leaseTtl: number, deadline: number, maxWait: number, poll: PollOptions, countWait: () => void): Promise<unknown> {
   for (;;) {
     // A caller that queued behind this process's leader finds the leader's value here.
     const current = await host.readShared(call);
@@ -92,7 +97,9 @@ async function guarded(host: PolicyHost, call: ComputeCall, next: Next, leaseTtl
       }
     }
     countWait();
-    const arrived = await host.waitForEntry(call, maxWait, poll);
+    const left = deadline - performance.now();
+    if (left <= 0) throw new LeaseWaitTimeoutError(call.key, maxWait);
+    const arrived = await host.waitForEntry(call, left, poll);
     if (arrived !== undefined) {
       call.entry = arrived;
       return arrived.value;

@@ -37,8 +37,8 @@ export function serveStale(options: ServeStaleOptions): Policy {
   if (typeof options !== 'object' || options === null) throw new InvalidOptionError('serveStale', 'give { maxAge } in ms');
   const { maxAge, onCold = 'wait', lease: leaseTtl = 10_000, maxWait = 60_000 } = options;
   assertDuration('serveStale.maxAge', maxAge);
-  assertDuration('serveStale.lease', leaseTtl);
-  assertDuration('serveStale.maxWait', maxWait);
+  assertDuration('serveStale.lease', leaseTtl, true);
+  assertDuration('serveStale.maxWait', maxWait, true);
   if (onCold !== 'wait' && onCold !== 'throw') throw new InvalidOptionError('serveStale.onCold', `must be 'wait' or 'throw', got ${String(onCold)}`);
   return {
     name: 'serveStale',

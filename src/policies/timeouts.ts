@@ -1,6 +1,6 @@
 import { HardTimeoutError, InvalidOptionError } from '../core/errors.js';
 import { isServable } from '../core/entry.js';
-import { assertDuration } from '../core/options.js';
+import { assertDuration, optionsObject } from '../core/options.js';
 import type { Policy } from '../core/policy.js';
 
 /**
@@ -27,11 +27,11 @@ export interface TimeoutOptions {
  * const cache = createCache({ ttl: 1_000, maxAge: 60_000, policies: [timeouts({ soft: 50, hard: 5_000 }), barrier()] });
  * ```
  */
-export function timeouts(options: TimeoutOptions): Policy {
-  const { soft, hard } = options;
+export function timeouts(options?: TimeoutOptions): Policy {
+  const { soft, hard } = optionsObject('timeouts', options);
   if (soft === undefined && hard === undefined) throw new InvalidOptionError('timeouts', 'give soft and/or hard, in ms');
-  if (soft !== undefined) assertDuration('timeouts.soft', soft);
-  if (hard !== undefined) assertDuration('timeouts.hard', hard);
+  if (soft !== undefined) assertDuration('timeouts.soft', soft, true);
+  if (hard !== undefined) assertDuration('timeouts.hard', hard, true);
   if (soft !== undefined && hard !== undefined && soft >= hard) {
     throw new InvalidOptionError('timeouts.soft', `the soft timeout (${soft} ms) must be shorter than the hard one (${hard} ms)`);
   }

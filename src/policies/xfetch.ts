@@ -1,5 +1,6 @@
 import { InvalidOptionError, PolicyConflictError } from '../core/errors.js';
 import { isFresh } from '../core/entry.js';
+import { optionsObject } from '../core/options.js';
 import type { Policy } from '../core/policy.js';
 
 /**
@@ -40,8 +41,8 @@ export function shouldRecomputeEarly(now: number, freshUntil: number, delta: num
  * const cache = createCache({ policies: [xfetch({ beta: 1 }), barrier()], ttl: 1_000 });
  * ```
  */
-export function xfetch(options: XFetchOptions = {}): Policy {
-  const beta = options.beta ?? 1;
+export function xfetch(options?: XFetchOptions): Policy {
+  const beta = optionsObject('xfetch', options).beta ?? 1;
   if (typeof beta !== 'number' || !Number.isFinite(beta) || beta <= 0) {
     throw new InvalidOptionError('xfetch.beta', `must be a positive finite number, got ${String(beta)}`);
   }

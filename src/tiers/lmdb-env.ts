@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { mkdirSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { InvalidOptionError, StorageError } from '../core/errors.js';
 import { open, type Database, type DatabaseOptions, type RootDatabase } from 'lmdb';
 import { MSGPACK_OPTIONS } from '../core/codec.js';
 
@@ -9,7 +10,7 @@ import { MSGPACK_OPTIONS } from '../core/codec.js';
  *
  * @example
  * ```ts
- * const env = acquireEnvironment('/var/cache/app', 1 << 30);
+ * const env = acquireEnvironment('/var/cache/app', 1 << 31, 1 << 30);
  * env.entries.get('0::k');
  * releaseEnvironment(env);
  * ```
@@ -73,7 +74,7 @@ export interface ChangeRecord {
   readonly r?: string;
 }
 
-const open_ = new Map<string, { env: LmdbEnvironment; refs: number }>();
+const open_ = new Map<string, { env: LmdbEnvironment; refs: number; maxBytes: number | undefined }>();
 const STRUCTURES_KEY = Symbol.for('herdcache.structures');
 const SITE_KEY = 'site';
 
@@ -83,22 +84,28 @@ const SITE_KEY = 'site';
  *
  * @example
  * ```ts
- * const env = acquireEnvironment('./.herdcache', 1 << 30);
+ * const env = acquireEnvironment('./.herdcache', 1 << 31, 1 << 30);
  * ```
  */
-export function acquireEnvironment(path: string, mapSize: number): LmdbEnvironment {
+export function acquireEnvironment(path: string, mapSize: number, maxBytes?: number): LmdbEnvironment {
   const absolute = resolve(path);
   const existing = open_.get(absolute);
   if (existing !== undefined) {
+    // One environment per path per process: a second bound would silently be the first one.
+    if (maxBytes !== undefined && existing.maxBytes !== undefined && existing.maxBytes !== maxBytes) {
+      throw new InvalidOptionError('lmdbTier.maxBytes', `${absolute} is already open in this process with maxBytes ${existing.maxBytes}: give every cache on one path the same bound (got ${maxBytes})`);
+    }
     existing.refs++;
+    existing.maxBytes ??= maxBytes;
     return existing.env;
   }
-  mkdirSync(absolute, { recursive: true });
-  // No event-turn batching: in that mode lmdb-js keeps a promise per batch that nobody can
-  // observe, so a failed commit (disk full) became an unhandled rejection. Every write here is a
-  // transaction, and transactions queued together still commit together.
-  // noSubdir: false, or lmdb-js takes a directory named like `cache.v2` for a file name.
-  const root = open({ path: absolute, maxDbs: 12, mapSize, eventTurnBatching: false, noSubdir: false });
+  makeDirectory(absolute);
+  let root: RootDatabase;
+  try {
+    root = openRoot(absolute, mapSize);
+  } catch (error) {
+    throw new StorageError('lmdb', `cannot open the LMDB environment in ${absolute}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+  }
   const staleReadersCleared = root.readerCheck();
   const meta = root.openDB<number, string>('meta', {});
   const env: LmdbEnvironment = {
@@ -116,8 +123,48 @@ export function acquireEnvironment(path: string, mapSize: number): LmdbEnvironme
     staleReadersCleared,
     site: siteOf(meta, root),
   };
-  open_.set(absolute, { env, refs: 1 });
+  open_.set(absolute, { env, refs: 1, maxBytes });
   return env;
+}
+
+function openRoot(absolute: string, mapSize: number): RootDatabase {
+  // No event-turn batching: in that mode lmdb-js keeps a promise per batch that nobody can
+  // observe, so a failed commit (disk full) became an unhandled rejection. Every write here is a
+  // transaction, and transactions queued together still commit together.
+  // noSubdir: false, or lmdb-js takes a directory named like `cache.v2` for a file name.
+  return open({ path: absolute, maxDbs: 12, mapSize, eventTurnBatching: false, noSubdir: false });
+}
+
+/**
+ * Creates the directory and its missing parents one level at a time. Node's recursive mkdir
+ * loops for ever under pseudo file systems such as /proc/self, where a parent that exists
+ * refuses children; here that is one failed mkdir and a StorageError.
+ */
+function makeDirectory(absolute: string): void {
+  const missing: string[] = [];
+  for (let at = absolute; ; at = dirname(at)) {
+    let isDirectory: boolean;
+    try {
+      isDirectory = statSync(at).isDirectory();
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOTDIR') throw new InvalidOptionError('lmdbTier.path', `a part of ${absolute} is a file, not a directory: give a directory for the LMDB environment`);
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || dirname(at) === at) {
+        throw new StorageError('lmdb', `cannot use ${absolute} for the LMDB environment: ${(error as Error).message}`, { cause: error });
+      }
+      missing.push(at);
+      continue;
+    }
+    if (!isDirectory) throw new InvalidOptionError('lmdbTier.path', `${at} exists and is not a directory: give a directory for the LMDB environment`);
+    break;
+  }
+  for (const dir of missing.reverse()) {
+    try {
+      mkdirSync(dir);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST' && statSync(dir).isDirectory()) continue;
+      throw new StorageError('lmdb', `cannot create ${dir} for the LMDB environment: ${(error as Error).message}`, { cause: error });
+    }
+  }
 }
 
 /**

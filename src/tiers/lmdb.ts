@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { isEntryRecord, type CacheEntry } from '../core/entry.js';
 import { InvalidKeyError, InvalidOptionError, StorageError } from '../core/errors.js';
+import { assertDuration, describe, optionsObject } from '../core/options.js';
 import type { Checkpoints, Invalidation, LeaseStore, SharedRead, Tier, TierHost, WriteCondition, WriteOutcome } from '../core/tier.js';
 import { acquireEnvironment, countEntries, releaseEnvironment, transact, type LmdbEnvironment } from './lmdb-env.js';
 import { lmdbLeaseStore } from './lmdb-leases.js';
@@ -67,10 +68,31 @@ export function defaultLmdbPath(): string {
   return fromEnv !== undefined && fromEnv !== '' ? fromEnv : './.herdcache';
 }
 
-function positive(option: string, value: unknown): number {
+/**
+ * The largest `maxBytes` the tier accepts: the file is mapped at twice its bound, and a map
+ * beyond what the platform can reserve (x86-64 user space is 128 TiB) kills the process inside
+ * LMDB instead of failing.
+ *
+ * @example
+ * ```ts
+ * lmdbTier({ maxBytes: LMDB_MAX_BYTES }); // 16 TiB: the largest accepted
+ * ```
+ */
+export const LMDB_MAX_BYTES = 2 ** 44;
+
+function byteBound(value: unknown): number {
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    throw new InvalidOptionError(`lmdbTier.${option}`, `must be a positive finite number, got ${String(value)}`);
+    throw new InvalidOptionError('lmdbTier.maxBytes', `must be a positive finite number of bytes, got ${describe(value)}`);
   }
+  if (value > LMDB_MAX_BYTES) {
+    throw new InvalidOptionError('lmdbTier.maxBytes', `is mapped at twice its size, and at most ${LMDB_MAX_BYTES} bytes (16 TiB) can be: got ${value}`);
+  }
+  return value;
+}
+
+function directory(value: unknown): string {
+  if (typeof value !== 'string' || value === '') throw new InvalidOptionError('lmdbTier.path', `must be a non-empty directory path, got ${describe(value)}`);
+  if (value.includes('\0')) throw new InvalidOptionError('lmdbTier.path', 'must not contain a NUL character');
   return value;
 }
 
@@ -84,12 +106,14 @@ function positive(option: string, value: unknown): number {
  * const cache = createCache({ tiers: [memoryTier(), lmdbTier({ path: '/tmp/app-cache' })] });
  * ```
  */
-export function lmdbTier(options: LmdbTierOptions = {}): Tier {
-  const path = options.path ?? defaultLmdbPath();
-  if (typeof path !== 'string' || path === '') throw new InvalidOptionError('lmdbTier.path', 'must be a non-empty directory path');
-  const maxBytes = positive('maxBytes', options.maxBytes ?? LMDB_DEFAULTS.maxBytes);
-  const syncInterval = positive('syncInterval', options.syncInterval ?? LMDB_DEFAULTS.syncInterval);
-  const sweepInterval = positive('sweepInterval', options.sweepInterval ?? LMDB_DEFAULTS.sweepInterval);
+export function lmdbTier(given?: LmdbTierOptions): Tier {
+  const options = optionsObject('lmdbTier', given);
+  const path = directory(options.path ?? defaultLmdbPath());
+  const maxBytes = byteBound(options.maxBytes ?? LMDB_DEFAULTS.maxBytes);
+  const syncInterval = options.syncInterval ?? LMDB_DEFAULTS.syncInterval;
+  const sweepInterval = options.sweepInterval ?? LMDB_DEFAULTS.sweepInterval;
+  assertDuration('lmdbTier.syncInterval', syncInterval, true);
+  assertDuration('lmdbTier.sweepInterval', sweepInterval, true);
   return new LmdbTier(path, maxBytes, syncInterval, sweepInterval);
 }
 
@@ -107,6 +131,7 @@ class LmdbTier implements Tier {
   private listener: ((change: Invalidation) => void) | undefined;
   private releaseListener: ((key: string) => void) | undefined;
   private cursor = 0;
+  private attached = false;
   private timers: NodeJS.Timeout[] = [];
   private sweeping = false;
 
@@ -128,9 +153,11 @@ class LmdbTier implements Tier {
   }
 
   attach(host: TierHost): void {
+    if (this.attached) throw new StorageError(this.name, 'this LMDB tier is already attached to a cache: create one tier per cache (caches on one path share its file)');
+    this.attached = true;
     this.host = host;
     // Map twice the bound so that the sweep has room to work before LMDB reports the map full.
-    const env = acquireEnvironment(this.path, Math.max(this.maxBytes * 2, 16 * 1024 * 1024));
+    const env = acquireEnvironment(this.path, Math.max(this.maxBytes * 2, 16 * 1024 * 1024), this.maxBytes);
     this.env = env;
     if (env.staleReadersCleared > 0) host.report({ type: 'reader-slots-cleared', count: env.staleReadersCleared });
     this.cursor = currentVersion(env);

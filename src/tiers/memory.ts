@@ -1,6 +1,7 @@
 import { encodedSize } from '../core/codec.js';
 import type { CacheEntry } from '../core/entry.js';
-import { InvalidOptionError } from '../core/errors.js';
+import { InvalidOptionError, StorageError } from '../core/errors.js';
+import { optionsObject } from '../core/options.js';
 import type { Tier, TierHost } from '../core/tier.js';
 import { RecencyTable } from './recency-table.js';
 
@@ -44,7 +45,8 @@ function assertBound(option: string, value: number | undefined): void {
  * const cache = createCache({ tiers: [memoryTier({ maxEntries: 1_000 })] });
  * ```
  */
-export function memoryTier(options: MemoryTierOptions = {}): Tier {
+export function memoryTier(given?: MemoryTierOptions): Tier {
+  const options = optionsObject('memoryTier', given);
   const { maxBytes } = options;
   assertBound('maxEntries', options.maxEntries);
   assertBound('maxBytes', maxBytes);
@@ -71,6 +73,8 @@ export function memoryTier(options: MemoryTierOptions = {}): Tier {
     scope: 'process',
     maxKeyBytes: Number.POSITIVE_INFINITY,
     attach(tierHost) {
+      // One cache per tier: the table keeps the caller's keys, without a namespace.
+      if (host !== undefined) throw new StorageError('memory', 'this memory tier is already attached to a cache: create one tier per cache');
       host = tierHost;
       clock = tierHost.clock;
     },

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { InvalidOptionError } from '../core/errors.js';
+import { assertDuration } from '../core/options.js';
 
 /**
  * Options of the Redis tier.
@@ -62,6 +63,12 @@ function positive(option: string, value: unknown): number {
   return value;
 }
 
+/** A duration a timer waits for: at most 2^31 - 1 ms. */
+function timer(option: string, value: unknown): number {
+  assertDuration(`redisTier.${option}`, value, true);
+  return value;
+}
+
 /**
  * {@link RedisTierOptions} once validated, every field present.
  *
@@ -94,6 +101,7 @@ export interface ResolvedRedisOptions {
 export function resolveRedisOptions(options: RedisTierOptions): ResolvedRedisOptions {
   if (typeof options !== 'object' || options === null) throw new InvalidOptionError('redisTier', 'options must be an object');
   const { url, client, keyPrefix = REDIS_DEFAULTS.keyPrefix, breaker = {} } = options;
+  if (typeof breaker !== 'object' || breaker === null) throw new InvalidOptionError('redisTier.breaker', 'must be an object { failures?, cooldown? }');
   if (url !== undefined && client !== undefined) throw new InvalidOptionError('redisTier.url', 'was given together with client: pass one of them');
   if (url !== undefined && (typeof url !== 'string' || url === '')) throw new InvalidOptionError('redisTier.url', 'must be a non-empty string such as redis://127.0.0.1:6379');
   if (client !== undefined && (typeof client !== 'object' || client === null || typeof (client as { duplicate?: unknown }).duplicate !== 'function')) {
@@ -107,12 +115,12 @@ export function resolveRedisOptions(options: RedisTierOptions): ResolvedRedisOpt
   return {
     url: client === undefined ? (url ?? REDIS_DEFAULTS.url) : undefined,
     client,
-    commandTimeout: positive('commandTimeout', options.commandTimeout ?? REDIS_DEFAULTS.commandTimeout),
-    connectTimeout: positive('connectTimeout', options.connectTimeout ?? REDIS_DEFAULTS.connectTimeout),
+    commandTimeout: timer('commandTimeout', options.commandTimeout ?? REDIS_DEFAULTS.commandTimeout),
+    connectTimeout: timer('connectTimeout', options.connectTimeout ?? REDIS_DEFAULTS.connectTimeout),
     keyPrefix,
     channel,
     breakerFailures: failures,
-    breakerCooldown: positive('breaker.cooldown', breaker.cooldown ?? REDIS_DEFAULTS.breakerCooldown),
+    breakerCooldown: timer('breaker.cooldown', breaker.cooldown ?? REDIS_DEFAULTS.breakerCooldown),
     changeStreamLength: Math.ceil(positive('changeStreamLength', options.changeStreamLength ?? REDIS_DEFAULTS.changeStreamLength)),
     repairLimit: Math.ceil(positive('repairLimit', options.repairLimit ?? REDIS_DEFAULTS.repairLimit)),
   };

@@ -35,6 +35,7 @@ import { MSGPACK_OPTIONS } from '../core/codec.js';
 import { isEntryRecord, type CacheEntry } from '../core/entry.js';
 import { InvalidKeyError, StorageError } from '../core/errors.js';
 import { namespaceOf } from '../core/keys.js';
+import { assertDuration } from '../core/options.js';
 import type { Invalidation, SharedRead, Tier, TierHost, WriteCondition, WriteOutcome } from '../core/tier.js';
 import { CircuitBreaker, type CircuitState } from './redis-breaker.js';
 import { decodeBusMessage, encodeReleaseMessage, ReadGuard } from './redis-bus.js';
@@ -223,6 +224,11 @@ class RedisTierImpl implements RedisTier {
   }
 
   ready(timeout = 5_000): Promise<void> {
+    try {
+      assertDuration('redisTier.ready(timeout)', timeout, true);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     return new Promise<void>((resolve, reject) => {
       const check = (): void => {
         if (this.closed) finish(new StorageError(this.name, 'the Redis tier closed before it was ready'));

@@ -12,6 +12,7 @@ import { localLeaseStore } from '../../src/core/local-leases.js';
 import type { LeaseStore } from '../../src/core/tier.js';
 import { KeyWakers } from '../../src/core/wakers.js';
 import { manualClock } from '../helpers/clock.js';
+import { Closers } from '../../src/core/closers.js';
 
 describe('localLeaseStore', () => {
   it('grants one holder until expiry, exactly at expiresAt it is free, and only the token releases', async () => {
@@ -145,7 +146,7 @@ describe('KeyLocks', () => {
 });
 
 describe('KeyWakers', () => {
-  const never = new AbortController().signal;
+  const never = new Closers();
   const closed = (): Error => new Error('closed');
 
   it('a nap ends when its key is woken, long before its pause, and leaves nothing behind', async () => {
@@ -175,14 +176,19 @@ describe('KeyWakers', () => {
     assert.equal(wakers.size, 0);
   });
 
-  it('rejects with the abort error when the signal aborts, at once if it already has', async () => {
+  it('rejects with the abort error when the cache closes, at once if it already has, and leaves no registration behind', async () => {
     const wakers = new KeyWakers();
-    const controller = new AbortController();
-    const napping = wakers.nap('k', 600_000, controller.signal, closed);
-    controller.abort();
+    const closers = new Closers();
+    const napping = wakers.nap('k', 600_000, closers, closed);
+    const woken = wakers.nap('j', 600_000, closers, closed);
+    wakers.wake('j');
+    await woken;
+    assert.equal(closers.size, 1, 'a nap that ended forgot its registration');
+    closers.close();
     await assert.rejects(napping, /closed/);
-    await assert.rejects(wakers.nap('k', 600_000, controller.signal, closed), /closed/);
+    await assert.rejects(wakers.nap('k', 600_000, closers, closed), /closed/);
     assert.equal(wakers.size, 0);
+    assert.equal(closers.size, 0);
   });
 });
 
