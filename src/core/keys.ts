@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { InvalidKeyError, NotSerializableError } from './errors.js';
+import { InvalidKeyError } from './errors.js';
+import { arrayElement, HOLE, MAX_DEPTH, plainEntries, plainKind, withCause, type Refuse } from './storable.js';
 
 /**
  * The prefix that places a key inside a namespace on the shared tiers. It starts with the
@@ -59,18 +60,48 @@ export function assertKey(key: unknown, maxBytes: number): asserts key is string
 /**
  * A canonical text for memoize arguments: object keys are sorted, so `{ a, b }` and `{ b, a }`
  * give the same key, and every type is tagged, so `1` and `'1'` never meet. The same arguments
- * give the same text in every process.
+ * give the same text in every process. Only plain data has a canonical form: primitives, plain
+ * objects, arrays, Map, Set, Date, RegExp, Buffer and typed arrays, as `assertStorable`
+ * accepts them (holes, `-0` and lone surrogates included, since they have a text of their own).
+ * Anything else (functions, symbols, Proxies, class instances such as Errors, Promises, boxed
+ * primitives, WeakMaps; null-prototype objects; extra, hidden or accessor properties; cycles;
+ * more than {@link MAX_DEPTH} levels) would give distinct arguments one text, and is refused
+ * with {@link InvalidKeyError} naming the argument path.
  *
  * @example
  * ```ts
  * canonicalArgs([{ b: 2, a: 1 }]) === canonicalArgs([{ a: 1, b: 2 }]); // true
+ * canonicalArgs([new Error('x')]); // throws InvalidKeyError: memoize argument [0]: not plain data ...
  * ```
  */
 export function canonicalArgs(args: readonly unknown[]): string {
-  return canonical(args, '', new Set());
+  const at = { path: '' };
+  try {
+    return canonical(args, '', 0, new Set(), at);
+  } catch (err) {
+    if (err instanceof InvalidKeyError) throw err;
+    // Kept for a stack already deep when memoize is called, and for globals patched to throw.
+    const reason = err instanceof RangeError ? 'it is nested too deeply' : `reading it threw: ${err instanceof Error ? err.message : String(err)}`;
+    throw withCause(keyError(at.path, `${reason}: pass { key } to derive the key`), err);
+  }
 }
 
-function canonical(value: unknown, path: string, seen: Set<object>): string {
+function keyError(path: string, reason: string): InvalidKeyError {
+  return new InvalidKeyError(`${path === '' ? 'memoize arguments' : `memoize argument ${path}`}: ${reason}`);
+}
+
+const refuse: Refuse = (path, reason) => {
+  throw keyError(path, reason);
+};
+
+// plainKind explains what storing would do; the part before its advice names the problem.
+const noCanonicalForm: Refuse = (path, reason) => {
+  const problem = reason.split('; ')[0] ?? reason;
+  throw keyError(path, `not plain data (${problem}), so it has no canonical form: pass plain data, or { key } to derive the key`);
+};
+
+function canonical(value: unknown, path: string, depth: number, seen: Set<object>, at: { path: string }): string {
+  at.path = path;
   switch (typeof value) {
     case 'string': return JSON.stringify(value);
     case 'number': return Object.is(value, -0) ? 'n-0' : `n${String(value)}`;
@@ -78,23 +109,47 @@ function canonical(value: unknown, path: string, seen: Set<object>): string {
     case 'boolean': return value ? 't' : 'f';
     case 'undefined': return 'u';
     case 'function': case 'symbol':
-      throw new NotSerializableError(path, `a ${typeof value} argument cannot be part of a memoize key: pass { key } to derive one`);
+      return refuse(path, `a ${typeof value} argument cannot be part of a memoize key: pass { key } to derive one`);
   }
   if (value === null) return 'z';
   const obj = value as object;
-  if (seen.has(obj)) throw new NotSerializableError(path, 'a memoize argument contains a cycle');
+  const kind = plainKind(obj, path, noCanonicalForm);
+  // The builtins' own methods and getters: plainKind refused own properties that could shadow them.
+  if (kind === 'date') return `d${(obj as Date).getTime()}`;
+  if (kind === 'regexp') return `r${String(obj)}`;
+  if (kind === 'bytes') {
+    const view = obj as Uint8Array;
+    return `x${view.constructor.name}:${Buffer.from(view.buffer, view.byteOffset, view.byteLength).toString('base64')}`;
+  }
+  if (depth > MAX_DEPTH) refuse(path, `it is nested more than ${MAX_DEPTH} levels deep: pass { key } to derive the key`);
+  if (seen.has(obj)) refuse(path, 'a memoize argument contains a cycle');
   seen.add(obj);
   let out: string;
-  // Holes are spelled out: map() would skip them, and [] and [,] would meet.
-  if (Array.isArray(obj)) out = `[${Array.from({ length: obj.length }, (_, i) => (i in obj ? canonical(obj[i], `${path}[${i}]`, seen) : 'h')).join(',')}]`;
-  else if (obj instanceof Date) out = `d${obj.getTime()}`;
-  else if (obj instanceof RegExp) out = `r${String(obj)}`;
-  else if (ArrayBuffer.isView(obj)) out = `x${obj.constructor.name}:${Buffer.from(obj.buffer, obj.byteOffset, obj.byteLength).toString('base64')}`;
-  else if (obj instanceof Map) out = `M{${[...obj].map(([k, v]) => `${canonical(k, path, seen)}=>${canonical(v, path, seen)}`).sort().join(',')}}`;
-  else if (obj instanceof Set) out = `S{${[...obj].map((v) => canonical(v, path, seen)).sort().join(',')}}`;
-  else {
-    const record = obj as Record<string, unknown>;
-    out = `{${Object.keys(record).sort().map((k) => `${JSON.stringify(k)}:${canonical(record[k], path === '' ? k : `${path}.${k}`, seen)}`).join(',')}}`;
+  if (kind === 'array') {
+    const array = obj as readonly unknown[];
+    const items: string[] = [];
+    // Holes are spelled out, so that [] and [,] do not meet.
+    for (let i = 0; i < array.length; i++) {
+      const item = arrayElement(array, i, path, noCanonicalForm);
+      items.push(item === HOLE ? 'h' : canonical(item, `${path}[${i}]`, depth + 1, seen, at));
+    }
+    out = `[${items.join(',')}]`;
+  } else if (kind === 'map') {
+    const items: string[] = [];
+    let i = 0;
+    for (const [k, v] of obj as Map<unknown, unknown>) {
+      items.push(`${canonical(k, `${path}<key ${i}>`, depth + 1, seen, at)}=>${canonical(v, `${path}<value ${i}>`, depth + 1, seen, at)}`);
+      i++;
+    }
+    out = `M{${items.sort().join(',')}}`;
+  } else if (kind === 'set') {
+    const items: string[] = [];
+    let i = 0;
+    for (const v of obj as Set<unknown>) items.push(canonical(v, `${path}<${i++}>`, depth + 1, seen, at));
+    out = `S{${items.sort().join(',')}}`;
+  } else {
+    const entries = plainEntries(obj, path, noCanonicalForm).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    out = `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v, path === '' ? k : `${path}.${k}`, depth + 1, seen, at)}`).join(',')}}`;
   }
   seen.delete(obj);
   return out;

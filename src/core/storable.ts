@@ -1,15 +1,87 @@
+import { inspect, types } from 'node:util';
 import { NotSerializableError } from './errors.js';
 
-const TYPED_ARRAYS: ReadonlySet<unknown> = new Set([
-  Uint8Array, Int8Array, Uint8ClampedArray, Uint16Array, Int16Array,
-  Uint32Array, Int32Array, Float32Array, Float64Array, BigInt64Array, BigUint64Array,
+/**
+ * How many levels of arrays, objects, Maps and Sets a value may nest. msgpackr encodes and
+ * decodes by recursion, and a nested Set costs it more stack than any other kind: 500 levels of
+ * any mix round-trip with room to spare, where a deeper value could overflow the stack halfway
+ * through a write.
+ *
+ * @example
+ * ```ts
+ * let deep: unknown = 1;
+ * for (let i = 0; i < MAX_DEPTH + 1; i++) deep = [deep];
+ * assertStorable(deep); // throws NotSerializableError: nested more than 500 levels deep
+ * ```
+ */
+export const MAX_DEPTH = 500;
+
+/**
+ * What an object that is plain data is: the kinds that msgpackr (with `moreTypes`) gives back
+ * as they went in.
+ *
+ * @example
+ * ```ts
+ * plainKind(new Map(), '', fail); // 'map'
+ * ```
+ */
+export type PlainKind = 'array' | 'object' | 'map' | 'set' | 'date' | 'regexp' | 'bytes';
+
+/**
+ * Raises the caller's error for a part of a value that is not plain data, `path` naming where.
+ *
+ * @example
+ * ```ts
+ * const fail: Refuse = (path, reason) => { throw new NotSerializableError(path, reason); };
+ * ```
+ */
+export type Refuse = (path: string, reason: string) => never;
+
+/**
+ * Stands for a hole of a sparse array in what {@link arrayElement} returns.
+ *
+ * @example
+ * ```ts
+ * arrayElement([, 1], 0, '', fail) === HOLE; // true
+ * ```
+ */
+export const HOLE: unique symbol = Symbol('hole');
+
+const TYPED_ARRAYS: ReadonlySet<object> = new Set<object>([
+  Buffer.prototype,
+  ...[
+    Uint8Array, Int8Array, Uint8ClampedArray, Uint16Array, Int16Array,
+    Uint32Array, Int32Array, Float32Array, Float64Array, BigInt64Array, BigUint64Array,
+  ].map((ctor) => ctor.prototype),
 ]);
+
+interface Branded { readonly kind: PlainKind; readonly name: string; readonly proto: object }
+const MAP: Branded = { kind: 'map', name: 'Map', proto: Map.prototype };
+const SET: Branded = { kind: 'set', name: 'Set', proto: Set.prototype };
+const DATE: Branded = { kind: 'date', name: 'Date', proto: Date.prototype };
+const REGEXP: Branded = { kind: 'regexp', name: 'RegExp', proto: RegExp.prototype };
+// Typed arrays are matched against TYPED_ARRAYS instead, Buffer's prototype among them.
+const BYTES: Branded = { kind: 'bytes', name: 'typed array', proto: Uint8Array.prototype };
+/** The builtins msgpackr tells apart by their prototype's constructor. */
+const BRANDED: readonly Branded[] = [MAP, SET, DATE, REGEXP];
+
+/** Below this length listing an indexed object's own keys is cheaper than inspecting it. */
+const LIST_KEYS_UP_TO = 64;
+
+const ACCESSOR = 'an accessor property would be read again when stored: store plain data';
+const PROXY = 'a Proxy is not plain data: its traps may answer differently each time it is read; store a plain copy';
 
 /**
  * Refuses, with a {@link NotSerializableError} naming the path, any value that msgpackr would
- * drop or alter on its way through a tier: functions, symbols, class instances, null-prototype
- * objects, cycles, sparse arrays, symbol keys, own `__proto__` keys (msgpackr renames them to
- * keep prototypes safe), strings with lone UTF-16 surrogates and `-0` (stored as `0`). Everything else round-trips unchanged.
+ * drop, alter or fail on in a tier: functions, symbols, Proxies, class instances (boxed
+ * primitives, Errors, Promises, subclasses of Array, Map, Set, Date, RegExp, Buffer and typed
+ * arrays included), null-prototype objects, cycles, sparse arrays, values nested more than
+ * {@link MAX_DEPTH} levels, symbol keys, non-enumerable or accessor (getter/setter)
+ * properties, own properties of arrays, Maps, Sets, Dates, RegExps and typed arrays, a RegExp's
+ * `lastIndex` other than 0, own `__proto__` keys (msgpackr renames them to keep prototypes safe),
+ * an object with both own `constructor` and `toJSON` keys, strings with lone UTF-16 surrogates
+ * and `-0` (stored as `0`). Everything else round-trips unchanged. No getter or Proxy trap of
+ * the value runs, so what was checked is what gets encoded.
  *
  * @example
  * ```ts
@@ -18,74 +90,265 @@ const TYPED_ARRAYS: ReadonlySet<unknown> = new Set([
  * ```
  */
 export function assertStorable(value: unknown, key?: string): void {
+  const refuse: Refuse = (path, reason) => {
+    throw new NotSerializableError(path, reason, key);
+  };
+  const at = { path: '' };
   try {
-    walk(value, '', new Set(), key);
+    walk(value, '', 1, new Set(), refuse, at);
   } catch (err) {
-    if (err instanceof RangeError) throw new NotSerializableError('', 'nested too deeply to store', key);
-    throw err;
+    if (err instanceof NotSerializableError) throw err;
+    // Kept for a stack already deep when the cache is called, and for globals patched to throw.
+    const reason = err instanceof RangeError ? 'nested too deeply to store' : `reading it threw: ${err instanceof Error ? err.message : String(err)}`;
+    throw withCause(new NotSerializableError(at.path, reason, key), err);
   }
 }
 
-function walk(value: unknown, path: string, ancestors: Set<object>, key: string | undefined): void {
+function walk(value: unknown, path: string, depth: number, ancestors: Set<object>, refuse: Refuse, at: { path: string }): void {
+  at.path = path;
   switch (typeof value) {
     case 'string':
-      if (!value.isWellFormed()) throw new NotSerializableError(path, 'a lone UTF-16 surrogate would come back as U+FFFD; store well-formed text, or bytes in a Buffer', key);
+      if (!value.isWellFormed()) refuse(path, 'a lone UTF-16 surrogate would come back as U+FFFD; store well-formed text, or bytes in a Buffer');
       return;
     case 'boolean': case 'bigint': case 'undefined':
       return;
     case 'number':
-      if (Object.is(value, -0)) throw new NotSerializableError(path, '-0 would be stored as 0; store 0 instead', key);
+      if (Object.is(value, -0)) refuse(path, '-0 would be stored as 0; store 0 instead');
       return;
     case 'function':
-      throw new NotSerializableError(path, 'functions cannot be stored; store the data they produce', key);
+      refuse(path, types.isProxy(value) ? PROXY : 'functions cannot be stored; store the data they produce');
     case 'symbol':
-      throw new NotSerializableError(path, 'symbols cannot be stored; store a string instead', key);
+      refuse(path, 'symbols cannot be stored; store a string instead');
   }
   if (value === null) return;
   const obj = value as object;
-  if (obj instanceof Date || obj instanceof RegExp) return;
-  if (ArrayBuffer.isView(obj)) {
-    // Buffer is a Uint8Array subclass that msgpackr gives back as a Buffer.
-    if (TYPED_ARRAYS.has(obj.constructor) || Buffer.isBuffer(obj)) return;
-    throw new NotSerializableError(path, `${obj.constructor.name} cannot be stored; use a Uint8Array or Buffer`, key);
-  }
-  if (ancestors.has(obj)) throw new NotSerializableError(path, 'the value contains a cycle; store a tree and refer to shared parts by id', key);
+  const kind = plainKind(obj, path, refuse);
+  if (kind === 'date' || kind === 'regexp' || kind === 'bytes') return;
+  if (depth > MAX_DEPTH) refuse(path, `nested more than ${MAX_DEPTH} levels deep; flatten it or store it as a string`);
+  if (ancestors.has(obj)) refuse(path, 'the value contains a cycle; store a tree and refer to shared parts by id');
   ancestors.add(obj);
-  const proto: unknown = Object.getPrototypeOf(obj);
-  if (Array.isArray(obj)) {
-    if (proto !== Array.prototype) throw new NotSerializableError(path, 'array subclasses cannot be stored', key);
-    for (let i = 0; i < obj.length; i++) {
-      if (!(i in obj)) throw new NotSerializableError(`${path}[${i}]`, 'sparse arrays are stored with undefined in the holes; fill them explicitly', key);
-      walk(obj[i], `${path}[${i}]`, ancestors, key);
+  if (kind === 'array') {
+    const array = obj as readonly unknown[];
+    for (let i = 0; i < array.length; i++) {
+      const item = arrayElement(array, i, path, refuse);
+      if (item === HOLE) refuse(`${path}[${i}]`, 'sparse arrays are stored with undefined in the holes; fill them explicitly');
+      walk(item, `${path}[${i}]`, depth + 1, ancestors, refuse, at);
     }
-  } else if (obj instanceof Map) {
-    if (proto !== Map.prototype) throw new NotSerializableError(path, 'Map subclasses cannot be stored', key);
+  } else if (kind === 'map') {
     let i = 0;
-    for (const [k, v] of obj) {
-      walk(k, `${path}<key ${i}>`, ancestors, key);
-      walk(v, `${path}<value ${i}>`, ancestors, key);
+    for (const [k, v] of obj as Map<unknown, unknown>) {
+      walk(k, `${path}<key ${i}>`, depth + 1, ancestors, refuse, at);
+      walk(v, `${path}<value ${i}>`, depth + 1, ancestors, refuse, at);
       i++;
     }
-  } else if (obj instanceof Set) {
-    if (proto !== Set.prototype) throw new NotSerializableError(path, 'Set subclasses cannot be stored', key);
+  } else if (kind === 'set') {
     let i = 0;
-    for (const v of obj) walk(v, `${path}<${i++}>`, ancestors, key);
-  } else if (proto === Object.prototype) {
-    if (Object.getOwnPropertySymbols(obj).length > 0) throw new NotSerializableError(path, 'symbol keys would be dropped; use string keys', key);
-    for (const name of Object.keys(obj)) {
-      const at = path === '' ? name : `${path}.${name}`;
-      if (name === '__proto__') throw new NotSerializableError(at, 'an own "__proto__" key would be renamed; use another key', key);
-      if (!name.isWellFormed()) throw new NotSerializableError(at, 'a key with a lone UTF-16 surrogate would be altered; use well-formed text', key);
-      walk((obj as Record<string, unknown>)[name], at, ancestors, key);
-    }
+    for (const v of obj as Set<unknown>) walk(v, `${path}<${i++}>`, depth + 1, ancestors, refuse, at);
   } else {
-    const kind = proto === null ? 'a null-prototype object' : `an instance of ${constructorName(obj)}`;
-    throw new NotSerializableError(path, `${kind} would come back as a plain object; store plain data`, key);
+    const entries = plainEntries(obj, path, refuse);
+    let hasConstructor = false;
+    let hasToJSON = false;
+    for (const [name, v] of entries) {
+      const here = path === '' ? name : `${path}.${name}`;
+      if (name === '__proto__') refuse(here, 'an own "__proto__" key would be renamed; use another key');
+      if (!name.isWellFormed()) refuse(here, 'a key with a lone UTF-16 surrogate would be altered; use well-formed text');
+      // msgpackr trusts an own `constructor`, then calls `toJSON` if it is truthy.
+      hasConstructor ||= name === 'constructor';
+      hasToJSON ||= name === 'toJSON' && Boolean(v);
+      walk(v, here, depth + 1, ancestors, refuse, at);
+    }
+    if (hasConstructor && hasToJSON) refuse(path, 'an object with both own "constructor" and "toJSON" keys would be encoded by calling toJSON; rename one of them');
   }
   ancestors.delete(obj);
 }
 
-function constructorName(obj: object): string {
-  const ctor: unknown = (obj as { constructor?: unknown }).constructor;
-  return typeof ctor === 'function' && ctor.name !== '' ? ctor.name : 'a class';
+/**
+ * Classifies an object as one of the {@link PlainKind}s or refuses it, without running any of
+ * its code: a Proxy is refused before anything else touches it, builtins must be the real thing
+ * (brand and prototype: no subclasses, no look-alikes), and arrays, Maps, Sets, Dates, RegExps
+ * and typed arrays must have no own properties that msgpackr would drop. What is inside an
+ * array, Map, Set or plain object is left to the caller (see {@link arrayElement} and
+ * {@link plainEntries}).
+ *
+ * @example
+ * ```ts
+ * plainKind([1, 2], '', fail);             // 'array'
+ * plainKind(new (class extends Date {})(), 'at', fail); // fail('at', 'Date subclasses ... would come back as a plain Date ...')
+ * ```
+ */
+export function plainKind(obj: object, path: string, refuse: Refuse): PlainKind {
+  if (types.isProxy(obj)) refuse(path, PROXY);
+  const proto: unknown = Object.getPrototypeOf(obj);
+  if (Array.isArray(obj)) {
+    if (proto !== Array.prototype) refuse(path, 'array subclasses (and arrays with another prototype) would come back as a plain array; store a plain array');
+    refuseNamedProperties(obj, obj.length, path, refuse);
+    return 'array';
+  }
+  if (ArrayBuffer.isView(obj) && !types.isTypedArray(obj)) refuse(path, 'a DataView cannot be stored; use a Uint8Array or Buffer');
+  const builtin = brandOf(obj);
+  if (builtin === undefined) {
+    if (proto === Object.prototype) {
+      if (hasOtherInternals(obj)) refuse(path, 'a builtin object given a plain prototype would come back as a plain object; store plain data');
+      return 'object';
+    }
+    const lookalike = BRANDED.find((b) => inherits(proto, b.proto));
+    if (lookalike !== undefined) refuse(path, `an object that inherits from ${lookalike.name} without being one cannot be stored; store plain data`);
+    const kind = proto === null ? 'a null-prototype object' : `an instance of ${constructorName(proto)}`;
+    return refuse(path, `${kind} would come back as a plain object; store plain data`);
+  }
+  if (builtin.kind === 'bytes') {
+    if (typeof proto !== 'object' || proto === null || !TYPED_ARRAYS.has(proto)) {
+      refuse(path, 'subclasses of Buffer and typed arrays (and ones with another prototype) cannot be stored; use a Uint8Array or Buffer');
+    }
+    refuseNamedProperties(obj, typedLength(obj), path, refuse);
+    return 'bytes';
+  }
+  if (proto !== builtin.proto) refuse(path, `${builtin.name} subclasses (and ${builtin.name}s with another prototype) would come back as a plain ${builtin.name}; store a plain ${builtin.name}`);
+  const extra = Reflect.ownKeys(obj).find((k) => !(builtin.kind === 'regexp' && k === 'lastIndex'));
+  if (extra !== undefined) refuse(path, `its own property ${propertyName(extra)} would be dropped: a ${builtin.name} keeps only its contents; store the extra data next to it`);
+  if (builtin.kind === 'regexp' && (Object.getOwnPropertyDescriptor(obj, 'lastIndex')?.value as unknown) !== 0) {
+    refuse(path, 'a RegExp comes back with lastIndex 0; reset lastIndex before storing it');
+  }
+  return builtin.kind;
+}
+
+function brandOf(obj: object): Branded | undefined {
+  if (types.isTypedArray(obj)) return BYTES;
+  if (types.isMap(obj)) return MAP;
+  if (types.isSet(obj)) return SET;
+  if (types.isDate(obj)) return DATE;
+  if (types.isRegExp(obj)) return REGEXP;
+  return undefined;
+}
+
+/** Builtins msgpackr does not keep: with a plain prototype they would pass for plain objects. */
+function hasOtherInternals(obj: object): boolean {
+  return types.isBoxedPrimitive(obj) || types.isNativeError(obj) || types.isPromise(obj) || types.isWeakMap(obj) || types.isWeakSet(obj) || types.isAnyArrayBuffer(obj);
+}
+
+/**
+ * Element `i` of an array that {@link plainKind} accepted, read from its descriptor so that no
+ * getter runs; {@link HOLE} where the array has none, and a refusal for an accessor.
+ *
+ * @example
+ * ```ts
+ * arrayElement(['a'], 0, 'tags', fail); // 'a'
+ * ```
+ */
+export function arrayElement(array: readonly unknown[], i: number, path: string, refuse: Refuse): unknown {
+  const desc = Object.getOwnPropertyDescriptor(array, i);
+  if (desc === undefined) return HOLE;
+  if (!('value' in desc)) refuse(`${path}[${i}]`, ACCESSOR);
+  return desc.value;
+}
+
+/**
+ * The own properties of a plain object as [name, value] pairs, read from their descriptors so
+ * that no getter runs. Refuses what msgpackr would drop or read again: symbol keys,
+ * non-enumerable properties and accessors (getters/setters).
+ *
+ * @example
+ * ```ts
+ * plainEntries({ a: 1 }, '', fail); // [['a', 1]]
+ * ```
+ */
+export function plainEntries(obj: object, path: string, refuse: Refuse): Array<[string, unknown]> {
+  if (Object.getOwnPropertySymbols(obj).length > 0) refuse(path, 'symbol keys would be dropped; use string keys');
+  const entries: Array<[string, unknown]> = [];
+  for (const name of Object.getOwnPropertyNames(obj)) {
+    const desc = Object.getOwnPropertyDescriptor(obj, name);
+    const here = path === '' ? name : `${path}.${name}`;
+    if (desc === undefined) continue;
+    if (!('value' in desc)) refuse(here, ACCESSOR);
+    if (desc.enumerable !== true) refuse(here, 'a non-enumerable property would be dropped; make it enumerable or leave it out');
+    entries.push([name, desc.value]);
+  }
+  return entries;
+}
+
+/**
+ * Refuses own properties of an array or typed array other than its elements (and an array's
+ * `length`). Own string keys list indices first, then the others in the order they were made,
+ * and an array's `length` is made with it: anything after it, or past a typed array's
+ * elements, is extra. Listing them costs a string per index, and fails outright past some
+ * millions, so a long one is compared with a twin without properties instead: util.inspect is
+ * the one public API that lists an indexed object's named properties, hidden ones included,
+ * without its elements.
+ */
+function refuseNamedProperties(obj: object, length: number, path: string, refuse: Refuse): void {
+  const symbols = Object.getOwnPropertySymbols(obj);
+  if (symbols[0] !== undefined) refuse(path, `its own property ${propertyName(symbols[0])} would be dropped; store the extra data next to it`);
+  if (length <= LIST_KEYS_UP_TO) {
+    const names = Object.getOwnPropertyNames(obj);
+    const extra = Array.isArray(obj) ? names.slice(names.indexOf('length') + 1) : names.slice(length);
+    if (extra[0] !== undefined) refuse(path, `its own property ${propertyName(extra[0])} would be dropped; store the extra data next to it`);
+    return;
+  }
+  const twin: object = Array.isArray(obj) ? new Array(length) : twinView(obj);
+  if (inspect(obj, BARE) !== inspect(twin, BARE)) refuse(path, 'its own properties besides the elements would be dropped; store the extra data next to it');
+}
+
+const BARE = { showHidden: true, maxArrayLength: 0, depth: 0, getters: false, customInspect: false, showProxy: false } as const;
+
+// The builtin getters, since a typed array may shadow them with its own properties.
+const TYPED_ARRAY_PROTO = Object.getPrototypeOf(Uint8Array.prototype) as object;
+function intrinsic(name: string): (this: object) => unknown {
+  const get = Object.getOwnPropertyDescriptor(TYPED_ARRAY_PROTO, name)?.get;
+  if (get === undefined) throw new Error(`TypedArray.prototype.${name} is missing`);
+  return get as (this: object) => unknown;
+}
+const LENGTH = intrinsic('length');
+const BUFFER = intrinsic('buffer');
+const BYTE_OFFSET = intrinsic('byteOffset');
+
+function typedLength(view: object): number {
+  return LENGTH.call(view) as number;
+}
+
+function twinView(view: object): object {
+  const buffer = BUFFER.call(view) as ArrayBuffer;
+  const offset = BYTE_OFFSET.call(view) as number;
+  const length = typedLength(view);
+  const proto = Object.getPrototypeOf(view) as object;
+  if (proto === Buffer.prototype) return Buffer.from(buffer, offset, length);
+  const ctor = Object.getOwnPropertyDescriptor(proto, 'constructor')?.value as new (buffer: ArrayBuffer, offset: number, length: number) => object;
+  return new ctor(buffer, offset, length);
+}
+
+/** Whether `proto` or a prototype it inherits from is `target`, stopping at a Proxy so that no trap runs. */
+function inherits(proto: unknown, target: object): boolean {
+  for (let p = proto; typeof p === 'object' && p !== null && !types.isProxy(p); p = Object.getPrototypeOf(p)) {
+    if (p === target) return true;
+  }
+  return false;
+}
+
+function propertyName(key: string | symbol): string {
+  return typeof key === 'symbol' ? String(key) : JSON.stringify(key);
+}
+
+/** The name of the constructor a prototype declares as a data property, so that no getter runs. */
+function constructorName(proto: unknown): string {
+  for (let p = proto; typeof p === 'object' && p !== null && !types.isProxy(p); p = Object.getPrototypeOf(p)) {
+    const desc = Object.getOwnPropertyDescriptor(p, 'constructor');
+    if (desc === undefined) continue;
+    const ctor: unknown = desc.value;
+    if (typeof ctor !== 'function' || types.isProxy(ctor)) break;
+    const name = Object.getOwnPropertyDescriptor(ctor, 'name')?.value as unknown;
+    return typeof name === 'string' && name !== '' ? name : 'a class';
+  }
+  return 'a class';
+}
+
+/**
+ * Keeps the error that made a value unreadable as `cause`, as `new Error(msg, { cause })` would.
+ *
+ * @example
+ * ```ts
+ * throw withCause(new NotSerializableError('a', 'reading it threw'), err);
+ * ```
+ */
+export function withCause<E extends Error>(error: E, cause: unknown): E {
+  Object.defineProperty(error, 'cause', { value: cause, writable: true, configurable: true, enumerable: false });
+  return error;
 }

@@ -25,6 +25,54 @@ const EXAMPLES: Array<[unknown, boolean]> = [
   [{ nested: { deeper: [1, 'two', null, undefined, { three: 3 }] } }, true],
 ];
 
+/** Parts that are not plain data, and where inside each the refusal points ('' for the part itself). */
+const NOT_PLAIN: ReadonlyArray<readonly [string, () => unknown, string]> = [
+  ['a Proxy', () => new Proxy({ a: 1 }, {}), ''],
+  ['a revoked Proxy', () => { const r = Proxy.revocable([], {}); r.revoke(); return r.proxy; }, ''],
+  ['a Proxy over a Map', () => new Proxy(new Map(), {}), ''],
+  ['a getter', () => ({ get g() { return 1; } }), 'g'],
+  ['a hidden property', () => Object.defineProperty({ a: 1 }, 'h', { value: 1 }), 'h'],
+  ['an array with an extra property', () => Object.assign([1], { x: 1 }), ''],
+  ['a Set with an extra property', () => Object.assign(new Set(), { x: 1 }), ''],
+  ['a Date subclass', () => new (class Stamp extends Date {})(0), ''],
+  ['a Buffer subclass', () => Object.setPrototypeOf(Buffer.from([1]), (class Sub extends Buffer {}).prototype) as unknown, ''],
+  ['a RegExp with lastIndex 1', () => Object.assign(/a/g, { lastIndex: 1 }), ''],
+  ['an Error', () => new Error('e'), ''],
+  ['a boxed number', () => Object(1) as unknown, ''],
+];
+
+type Slot = 'array' | 'object' | 'map key' | 'map value' | 'set';
+
+/** Plain siblings a part sits next to. */
+const sibling = fc.oneof(fc.nat(), fc.string({ maxLength: 4 }), fc.constant(null), fc.boolean());
+
+/**
+ * `part` placed inside containers, outermost first, each holding a sibling before it; and the
+ * path of what inside it is refused.
+ */
+function embedded(part: unknown, inside: string, slots: readonly Slot[], siblings: readonly unknown[]): [unknown, string] {
+  let value = part;
+  let path = inside === '' ? '' : `.${inside}`;
+  for (let i = slots.length - 1; i >= 0; i--) {
+    const other = siblings[i % Math.max(1, siblings.length)] ?? 0;
+    switch (slots[i]!) {
+      case 'array': value = [other, value]; path = `[1]${path}`; break;
+      case 'object': value = { a: other, x: value }; path = `.x${path}`; break;
+      case 'map key': value = new Map([[other, 0], [value, 1]]); path = `<key 1>${path}`; break;
+      case 'map value': value = new Map([['s', other], ['k', value]]); path = `<value 1>${path}`; break;
+      case 'set': value = new Set([other, value]); path = `<1>${path}`; break;
+    }
+  }
+  return [value, path.startsWith('.') ? path.slice(1) : path];
+}
+
+/** A part that is not plain data, somewhere in a plain value. */
+const notPlainSomewhere = fc.tuple(
+  fc.constantFrom(...NOT_PLAIN),
+  fc.array(fc.constantFrom<Slot>('array', 'object', 'map key', 'map value', 'set'), { maxLength: 5 }),
+  fc.array(sibling, { minLength: 1, maxLength: 3 }),
+);
+
 function describeValue(value: unknown): string {
   return inspect(value, { depth: 6, breakLength: Infinity });
 }
@@ -96,6 +144,37 @@ describe('P2 value round trip', () => {
   for (const config of TIER_CONFIGS) {
     it(`P2 ${config}: every value comes back deep-equal (Buffer stays Buffer) or set/compute rejects with NotSerializableError, never altered, no prototype pollution`, async () => {
       await roundTripProperty(config);
+    });
+  }
+
+  for (const config of TIER_CONFIGS) {
+    it(`P2 ${config}: a part that is not plain data anywhere in a value (Proxy, accessor, hidden or extra property, subclass, class instance) is refused with NotSerializableError at its path, and nothing is stored`, async () => {
+      const dir = tempDir('herdcache-p2');
+      const cache = cacheFor(config, dir.path, manualClock());
+      try {
+        await cache.set('k', 'older');
+        await fc.assert(
+          fc.asyncProperty(notPlainSomewhere, fc.boolean(), async ([[name, make, inside], slots, siblings], viaCompute) => {
+            // A compute's result is awaited, and awaiting reads `then`, which throws on a revoked
+            // Proxy before the cache sees the value: only a nested one reaches the cache.
+            if (viaCompute && slots.length === 0 && name === 'a revoked Proxy') return;
+            const [value, path] = embedded(make(), inside, slots, siblings);
+            const check = (err: unknown): boolean => {
+              assert.ok(err instanceof errors.NotSerializableError, `${name} in ${slots.join(' in ')}: ${String(err)}`);
+              assert.equal(err.code, 'E_NOT_SERIALIZABLE');
+              assert.equal(err.path, path, name);
+              return true;
+            };
+            await assert.rejects(viaCompute ? cache.compute('c', () => value) : cache.set('k', value), check);
+            assert.equal(cache.getSync('k'), 'older', `${name}: a refused write changed the stored value`);
+            assert.equal(cache.getSync('c'), undefined, `${name}: a refused compute stored something`);
+          }),
+          propertyParams({ numRuns: 100, includeErrorInReport: true }),
+        );
+      } finally {
+        await cache.close();
+        dir.cleanup();
+      }
     });
   }
 

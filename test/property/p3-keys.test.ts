@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { inspect, isDeepStrictEqual } from 'node:util';
 import fc from 'fast-check';
-import { createCache, lmdbTier, memoryTier, type Cache } from '../../src/index.js';
+import { createCache, InvalidKeyError, lmdbTier, memoryTier, type Cache } from '../../src/index.js';
 import { memoizeKey } from '../../src/core/keys.js';
 import { manualClock } from '../helpers/clock.js';
 import { propertyParams } from '../helpers/fc.js';
@@ -153,6 +153,49 @@ function lcg(seed: number): () => number {
   };
 }
 
+/** Arguments with no canonical form, and where inside each the refusal points ('' for itself). */
+const NOT_PLAIN: ReadonlyArray<readonly [string, () => unknown, string]> = [
+  ['an Error', () => new Error('e'), ''],
+  ['a Promise', () => Promise.resolve(1), ''],
+  ['a boxed string', () => Object('s') as unknown, ''],
+  ['a class instance', () => new (class Point { x = 1; })(), ''],
+  ['a WeakMap', () => new WeakMap(), ''],
+  ['a null-prototype object', () => Object.assign(Object.create(null) as object, { a: 1 }), ''],
+  ['a Proxy', () => new Proxy({ a: 1 }, {}), ''],
+  ['a revoked Proxy', () => { const r = Proxy.revocable({}, {}); r.revoke(); return r.proxy; }, ''],
+  ['a getter', () => ({ get g() { return 1; } }), 'g'],
+  ['a hidden property', () => Object.defineProperty({}, 'h', { value: 1 }), 'h'],
+  ['an array with an extra property', () => Object.assign([1], { page: 2 }), ''],
+  ['a Date subclass', () => new (class Stamp extends Date {})(0), ''],
+  ['a function', () => () => 1, ''],
+];
+
+type Slot = 'array' | 'object' | 'map key' | 'map value' | 'set';
+
+/** `part` inside containers, outermost first, each with a plain sibling before it; and the path refused. */
+function embedded(part: unknown, inside: string, slots: readonly Slot[], siblings: readonly unknown[]): [unknown, string] {
+  let value = part;
+  let path = inside === '' ? '' : `.${inside}`;
+  for (let i = slots.length - 1; i >= 0; i--) {
+    const other = siblings[i % Math.max(1, siblings.length)] ?? 0;
+    switch (slots[i]!) {
+      case 'array': value = [other, value]; path = `[1]${path}`; break;
+      case 'object': value = { a: other, x: value }; path = `.x${path}`; break;
+      case 'map key': value = new Map([[other, 0], [value, 1]]); path = `<key 1>${path}`; break;
+      case 'map value': value = new Map([['s', other], ['k', value]]); path = `<value 1>${path}`; break;
+      case 'set': value = new Set([other, value]); path = `<1>${path}`; break;
+    }
+  }
+  return [value, path];
+}
+
+const notPlainSomewhere = fc.tuple(
+  fc.constantFrom(...NOT_PLAIN),
+  fc.array(fc.constantFrom<Slot>('array', 'object', 'map key', 'map value', 'set'), { maxLength: 5 }),
+  fc.array(fc.oneof(fc.nat(), fc.string({ maxLength: 4 }), fc.constant(null)), { minLength: 1, maxLength: 3 }),
+  fc.array(argument, { maxLength: 2 }),
+);
+
 describe('P3 keys', () => {
   let dir: ReturnType<typeof tempDir>;
   let cache: Cache;
@@ -240,6 +283,27 @@ describe('P3 keys', () => {
         assert.equal(memoizeKey('holes', a) === memoizeKey('holes', b), equal, equal ? `equal lists got two keys: ${show(a)}` : `${show(a)} and ${show(b)} share a key`);
       }),
       propertyParams({ numRuns: 300, includeErrorInReport: true }),
+    );
+  });
+
+  it('P3 an argument with a part that is not plain data anywhere (class instance, Proxy, accessor, hidden or extra property, function) is refused with InvalidKeyError at its path, before the function runs', async () => {
+    await fc.assert(
+      fc.asyncProperty(notPlainSomewhere, async ([[name, make, inside], slots, siblings, before]) => {
+        const [value, within] = embedded(make(), inside, slots, siblings);
+        const path = `[${before.length}]${within}`;
+        const check = (err: unknown): boolean => {
+          assert.ok(err instanceof InvalidKeyError, `${name} in ${slots.join(' in ')}: ${String(err)}`);
+          assert.equal(err.code, 'E_INVALID_KEY');
+          assert.ok(err.message.startsWith(`memoize argument ${path}: `), `${name}: ${err.message.slice(0, 200)}`);
+          return true;
+        };
+        assert.throws(() => memoizeKey('not-plain', [...before, value]), check);
+        let calls = 0;
+        const memoized = cache.memoize((..._args: unknown[]) => ++calls, { name: freshName() });
+        await assert.rejects(memoized(...before, value), check);
+        assert.equal(calls, 0, `${name}: the function ran`);
+      }),
+      propertyParams({ numRuns: 150, includeErrorInReport: true }),
     );
   });
 

@@ -310,7 +310,7 @@ describe('memoize', () => {
     assert.deepEqual(cache.getSync('memo:user:7'), { id: 7, run: 1 });
     await assert.rejects(
       cache.memoize((f: () => void) => f, { name: 'fn' })(() => undefined),
-      { code: 'E_NOT_SERIALIZABLE' },
+      { code: 'E_INVALID_KEY' },
     );
   });
 
