@@ -1,6 +1,6 @@
 import { Cache } from './core/cache.js';
 import { InvalidOptionError } from './core/errors.js';
-import type { EngineOptions } from './core/options.js';
+import { optionsObject, type EngineOptions } from './core/options.js';
 import type { Tier } from './core/tier.js';
 import { lmdbTier, type LmdbTierOptions } from './tiers/lmdb.js';
 import { memoryTier, type MemoryTierOptions } from './tiers/memory.js';
@@ -33,7 +33,7 @@ export interface CacheOptions extends Partial<EngineOptions> {
  * ```
  */
 export function createCache(options: CacheOptions = {}): Cache {
-  if (typeof options !== 'object' || options === null) throw new InvalidOptionError('options', 'must be an object');
+  optionsObject('createCache', options);
   const { memory, lmdb, tiers, ...rest } = options;
   if (tiers !== undefined && (memory !== undefined || lmdb !== undefined)) {
     throw new InvalidOptionError('tiers', 'was given together with memory/lmdb options: put those options into memoryTier()/lmdbTier() inside tiers');

@@ -10,7 +10,7 @@ import { createPolicyHost, type HostEngine } from './host.js';
 import { assertKey, memoizeKey, namespacePrefix } from './keys.js';
 import { leaseChain } from './lease-chain.js';
 import { localLeaseStore } from './local-leases.js';
-import { assertDuration, resolveEngineOptions, type EngineOptions } from './options.js';
+import { assertCallOptions, assertDuration, resolveEngineOptions, type EngineOptions } from './options.js';
 import { composePipeline, type Pipeline } from './pipeline.js';
 import type { ComputeFn, Policy, PolicyHost, Stage } from './policy.js';
 import { StatsCounters, type CacheStats } from './stats.js';
@@ -298,6 +298,7 @@ export class Cache implements CallEngine, HostEngine {
   async set(key: string, value: unknown, options?: SetOptions): Promise<void> {
     this.assertOpen();
     assertKey(key, this.maxKeyBytes);
+    assertCallOptions('set', options);
     const { ttl, maxAge } = this.durations(options, this.maxAge);
     await this.coherence.store(key, this.prefix + key, makeEntry(value, this.clock(), ttl, maxAge, 0));
     this.counters.sets++;
@@ -345,6 +346,7 @@ export class Cache implements CallEngine, HostEngine {
       this.assertOpen();
       assertKey(key, this.maxKeyBytes);
       if (typeof fn !== 'function') throw new InvalidOptionError('compute', 'the second argument must be a function that produces the value');
+      assertCallOptions('compute', options);
       const pipeline = options?.policies === undefined ? this.pipeline : this.pipelineFor(options.policies);
       const peek = this.peek;
       if (peek !== undefined && !pipeline.seesFreshHits) {
@@ -388,6 +390,7 @@ export class Cache implements CallEngine, HostEngine {
    */
   memoize<A extends unknown[], R>(fn: (...args: A) => R | Promise<R>, options: MemoizeOptions<A> = {}): (...args: A) => Promise<Awaited<R>> {
     this.assertOpen();
+    assertCallOptions('memoize', options);
     if (typeof fn !== 'function') throw new InvalidOptionError('memoize', 'the first argument must be a function');
     const name = options.name ?? fn.name;
     if (typeof name !== 'string' || name === '') throw new InvalidOptionError('memoize.name', 'the function is anonymous: pass { name } so every process derives the same keys');
@@ -403,6 +406,7 @@ export class Cache implements CallEngine, HostEngine {
     return (...args: A): Promise<Awaited<R>> => {
       let key: string;
       try {
+        this.assertOpen();
         key = keyOf === undefined ? memoizeKey(name, args) : `memo:${name}:${derivedKey(keyOf(...args))}`;
       } catch (err) {
         return Promise.reject(err);
@@ -662,6 +666,10 @@ export class Cache implements CallEngine, HostEngine {
       case 'corrupt':
         this.counters.corrupt++;
         this.events.emit('corrupt-entry', { key: report.key, tier });
+        break;
+      case 'corrupt-file':
+        this.counters.corruptFiles++;
+        this.events.emit('corrupt-file', { tier, path: report.path, reason: report.reason, quarantinedTo: report.quarantinedTo });
         break;
       case 'evict':
         this.counters.evictions++;

@@ -1,7 +1,8 @@
 import type { Basis } from './coherence.js';
 import type { CacheEntry } from './entry.js';
 import { makeEntry } from './entry.js';
-import { AbortedError, StorageError } from './errors.js';
+import { types } from 'node:util';
+import { AbortedError, NotSerializableError, StorageError } from './errors.js';
 import type { ComputeCall, ComputeFn } from './policy.js';
 
 /**
@@ -111,7 +112,10 @@ function untilClosed<T>(fn: () => T | Promise<T>, engine: Pick<CallEngine, 'onCl
     if (closed) return;
     let running: Promise<T>;
     try {
-      running = Promise.resolve(fn());
+      const result = fn();
+      // Awaiting a Proxy reads its `then` through a trap, which may throw (a revoked one does).
+      if (types.isProxy(result)) throw new NotSerializableError('', 'the compute returned a Proxy, whose traps may answer differently on each read: return plain data', key);
+      running = Promise.resolve(result);
     } catch (err) {
       settle();
       return reject(err);

@@ -96,7 +96,10 @@ export class Coherence {
       counters.superseded++;
       return false;
     }
-    const copy = processTier === undefined ? undefined : encodeCopy(entry.value);
+    // One encoding, now: every tier stores this copy, so a caller changing its object after the
+    // call (the shared tiers encode after an await) cannot slip something unchecked in.
+    const copy = encodeCopy(entry.value);
+    const snapshot: CacheEntry = { ...entry, value: copy.value };
     const begun = this.ledger.change(storageKey, true);
     const failed: Tier[] = [];
     let firstError: unknown;
@@ -112,7 +115,7 @@ export class Coherence {
         const condition: WriteCondition = { ...(seen === undefined ? {} : { unchangedSince: seen }), ...(clusterVersion === undefined ? {} : { clusterVersion }) };
         let outcome: WriteOutcome | void;
         try {
-          outcome = await tier.set(storageKey, entry, -1, condition);
+          outcome = await tier.set(storageKey, snapshot, -1, condition);
         } catch (error) {
           failed.push(tier);
           firstError ??= error;
@@ -130,7 +133,7 @@ export class Coherence {
         if (took > 0) await this.dropOlderCopies(storageKey, failed);
         throw firstError instanceof StorageError ? firstError : new StorageError('shared', 'the write failed', { key, cause: firstError });
       }
-      if (copy !== undefined && !this.ledger.changedSince(storageKey, begun)) processTier!.set(key, { ...entry, value: copy.value }, copy.bytes);
+      if (processTier !== undefined && !this.ledger.changedSince(storageKey, begun)) processTier.set(key, snapshot, copy.bytes);
       this.parts.landed(storageKey);
       return true;
     } finally {

@@ -1,4 +1,5 @@
 import { coarseClock, type Clock, type RandomSource } from './clock.js';
+import { types } from 'node:util';
 import { InvalidOptionError } from './errors.js';
 import type { Policy } from './policy.js';
 import type { Tier } from './tier.js';
@@ -100,10 +101,36 @@ export function assertDuration(option: string, value: unknown, timer = false): a
  */
 export function optionsObject<T extends object>(option: string, value: T | undefined): Partial<T> {
   if (value === undefined) return {};
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new InvalidOptionError(option, `options must be an object, got ${describe(value)}`);
-  }
+  assertPlainOptions(option, value);
   return value;
+}
+
+/**
+ * Options are read more than once: only a plain object of data properties answers the same each
+ * time (no Proxy, no getter, no prototype but Object's).
+ */
+function assertPlainOptions(option: string, value: unknown): void {
+  // isProxy first: Array.isArray itself throws on a revoked Proxy.
+  if (types.isProxy(value)) throw new InvalidOptionError(option, 'options must be a plain object, got a Proxy');
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new InvalidOptionError(option, `options must be an object, got ${describe(value)}`);
+  const proto: unknown = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) throw new InvalidOptionError(option, 'options must be a plain object literal');
+  for (const [name, descriptor] of Object.entries(Object.getOwnPropertyDescriptors(value))) {
+    if (!('value' in descriptor)) throw new InvalidOptionError(`${option}.${name}`, 'must be a data property, not a getter or setter');
+  }
+}
+
+/**
+ * Checks the options object of one call (`set`, `compute`, `memoize`): absent, or a plain
+ * object that is not a Proxy (whose traps could throw or answer differently on each read).
+ *
+ * @example
+ * ```ts
+ * assertCallOptions('compute', { ttl: 1_000 }); // ok
+ * ```
+ */
+export function assertCallOptions(call: string, options: unknown): void {
+  if (options !== undefined) assertPlainOptions(`${call}.options`, options);
 }
 
 /**
@@ -115,6 +142,7 @@ export function optionsObject<T extends object>(option: string, value: T | undef
  * ```
  */
 export function describe(value: unknown): string {
+  if (types.isProxy(value)) return 'a Proxy';
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
   switch (typeof value) {

@@ -1,5 +1,6 @@
 import { isFresh } from './entry.js';
-import { InvalidOptionError, PolicyConflictError } from './errors.js';
+import { types } from 'node:util';
+import { HerdcacheError, InvalidOptionError, PolicyConflictError } from './errors.js';
 import type { ComputeCall, Policy, PolicyHost, Stage } from './policy.js';
 
 /**
@@ -39,25 +40,29 @@ export function composePipeline(
   ttl: number,
   baseMaxAge: number,
 ): Pipeline {
-  if (!Array.isArray(policies)) throw new InvalidOptionError('policies', 'must be an array of policies, outermost first');
+  if (types.isProxy(policies) || !Array.isArray(policies)) throw new InvalidOptionError('policies', 'must be an array of policies, outermost first');
   const names = new Map<string, number>();
-  policies.forEach((policy, index) => {
-    if (typeof policy !== 'object' || policy === null || typeof policy.create !== 'function' || typeof policy.name !== 'string') {
+  policies.forEach((policy: unknown, index) => {
+    const p = policy as Partial<Policy> | null;
+    const isPolicy = !types.isProxy(p) && typeof p === 'object' && p !== null && userCode(index, 'reading it', () => typeof p.create === 'function' && typeof p.name === 'string');
+    if (!isPolicy) {
       throw new InvalidOptionError(`policies[${index}]`, 'is not a policy: build one with ttl(), coalesce(), barrier(), xfetch(), serveStale() or timeouts()');
     }
-    if (names.has(policy.name)) throw new PolicyConflictError(policy.name, policy.name, 'the same policy appears twice in one pipeline; keep one');
-    names.set(policy.name, index);
+    const name = (policy as Policy).name;
+    if (names.has(name)) throw new PolicyConflictError(name, name, 'the same policy appears twice in one pipeline; keep one');
+    names.set(name, index);
   });
-  const maxAge = policies.reduce((max, p) => Math.max(max, p.maxAge ?? 0), baseMaxAge);
+  const maxAge = policies.reduce((max, p, index) => Math.max(max, userCode(index, 'reading maxAge', () => p.maxAge) ?? 0), baseMaxAge);
+  if (!Number.isFinite(maxAge)) throw new InvalidOptionError('maxAge', `a policy's grand timeout must be a finite number of ms, got ${maxAge}`);
   if (maxAge < ttl) throw new InvalidOptionError('maxAge', `the grand timeout (${maxAge} ms) must not be shorter than ttl (${ttl} ms)`);
-  policies.forEach((policy, index) => policy.check?.({ policies, index, ttl, maxAge }));
+  policies.forEach((policy, index) => userCode(index, 'its check', () => policy.check?.({ policies, index, ttl, maxAge })));
 
-  const composed = policies.map((policy) => {
+  const composed = policies.map((policy, index) => {
     let stage = stages.get(policy);
-    if (stage === undefined) stages.set(policy, (stage = policy.create(host)));
+    if (stage === undefined) stages.set(policy, (stage = userCode(index, 'create()', () => policy.create(host))));
     return stage;
   });
-  const seesFreshHits = policies.some((p) => p.seesFreshHits === true);
+  const seesFreshHits = policies.some((p, index) => userCode(index, 'reading seesFreshHits', () => p.seesFreshHits) === true);
   const terminal = (call: ComputeCall): Promise<unknown> => {
     const entry = call.entry;
     return entry !== undefined && isFresh(entry, host.now()) ? Promise.resolve(entry.value) : call.run();
@@ -78,4 +83,19 @@ export function composePipeline(
     return dispatch(0);
   };
   return { policies, seesFreshHits, maxAge, run };
+}
+
+/**
+ * Runs a policy's own code at composition; a failure that is not already one of ours becomes an
+ * InvalidOptionError naming the policy, keeping the original as its cause.
+ */
+function userCode<T>(index: number, what: string, run: () => T): T {
+  try {
+    return run();
+  } catch (error) {
+    if (error instanceof HerdcacheError) throw error;
+    const wrapped = new InvalidOptionError(`policies[${index}]`, `${what} threw: ${error instanceof Error ? error.message : 'a non-error value'}`);
+    Object.defineProperty(wrapped, 'cause', { value: error, configurable: true, writable: true });
+    throw wrapped;
+  }
 }

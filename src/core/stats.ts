@@ -22,6 +22,8 @@ export interface CacheStats {
   readonly evictions: number;
   /** Stored records that could not be decoded (read as misses). */
   readonly corrupt: number;
+  /** Damaged storage files moved aside and replaced by fresh ones. */
+  readonly corruptFiles: number;
   /** Tier failures: commits, reads, servers. */
   readonly errors: number;
   /** Copies dropped from this process because another process or machine changed the key. */
@@ -85,6 +87,7 @@ export class StatsCounters {
   deletes = 0;
   evictions = 0;
   corrupt = 0;
+  corruptFiles = 0;
   errors = 0;
   invalidations = 0;
   staleServed = 0;

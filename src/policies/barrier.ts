@@ -43,8 +43,10 @@ export function barrier(options?: BarrierOptions): Policy {
   const maxWait = given.maxWait ?? 60_000;
   assertDuration('barrier.lease', lease, true);
   assertDuration('barrier.maxWait', maxWait, true);
-  const poll: PollOptions = given.poll === undefined ? {} : given.poll;
-  if (typeof poll !== 'object' || poll === null) throw new InvalidOptionError('barrier.poll', 'must be an object { first?, longest? } of durations in ms');
+  if (given.poll !== undefined && (typeof given.poll !== 'object' || given.poll === null)) {
+    throw new InvalidOptionError('barrier.poll', 'must be an object { first?, longest? } of durations in ms');
+  }
+  const poll: PollOptions = optionsObject('barrier.poll', given.poll);
   if (poll.first !== undefined) assertDuration('barrier.poll.first', poll.first, true);
   if (poll.longest !== undefined) assertDuration('barrier.poll.longest', poll.longest, true);
   return {

@@ -1,6 +1,6 @@
 import { ColdCacheError, InvalidOptionError, PolicyConflictError } from '../core/errors.js';
 import { isFresh, isServable } from '../core/entry.js';
-import { assertDuration } from '../core/options.js';
+import { assertDuration, describe, optionsObject } from '../core/options.js';
 import type { Policy } from '../core/policy.js';
 
 /**
@@ -34,12 +34,13 @@ export interface ServeStaleOptions {
  * ```
  */
 export function serveStale(options: ServeStaleOptions): Policy {
-  if (typeof options !== 'object' || options === null) throw new InvalidOptionError('serveStale', 'give { maxAge } in ms');
+  if (options === undefined) throw new InvalidOptionError('serveStale', 'give { maxAge } in ms');
+  optionsObject('serveStale', options);
   const { maxAge, onCold = 'wait', lease: leaseTtl = 10_000, maxWait = 60_000 } = options;
   assertDuration('serveStale.maxAge', maxAge);
   assertDuration('serveStale.lease', leaseTtl, true);
   assertDuration('serveStale.maxWait', maxWait, true);
-  if (onCold !== 'wait' && onCold !== 'throw') throw new InvalidOptionError('serveStale.onCold', `must be 'wait' or 'throw', got ${String(onCold)}`);
+  if (onCold !== 'wait' && onCold !== 'throw') throw new InvalidOptionError('serveStale.onCold', `must be 'wait' or 'throw', got ${typeof onCold === 'string' ? onCold : describe(onCold)}`);
   return {
     name: 'serveStale',
     maxAge,

@@ -1,6 +1,6 @@
 import { InvalidOptionError, PolicyConflictError } from '../core/errors.js';
 import { isFresh } from '../core/entry.js';
-import { optionsObject } from '../core/options.js';
+import { describe, optionsObject } from '../core/options.js';
 import type { Policy } from '../core/policy.js';
 
 /**
@@ -44,7 +44,7 @@ export function shouldRecomputeEarly(now: number, freshUntil: number, delta: num
 export function xfetch(options?: XFetchOptions): Policy {
   const beta = optionsObject('xfetch', options).beta ?? 1;
   if (typeof beta !== 'number' || !Number.isFinite(beta) || beta <= 0) {
-    throw new InvalidOptionError('xfetch.beta', `must be a positive finite number, got ${String(beta)}`);
+    throw new InvalidOptionError('xfetch.beta', `must be a positive finite number, got ${describe(beta)}`);
   }
   return {
     name: 'xfetch',

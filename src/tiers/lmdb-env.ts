@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, statSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { InvalidOptionError, StorageError } from '../core/errors.js';
 import { open, type Database, type DatabaseOptions, type RootDatabase } from 'lmdb';
 import { MSGPACK_OPTIONS } from '../core/codec.js';
+import { checkEnvironmentFile, markChecked, type FileFinding } from './lmdb-probe.js';
 
 /**
  * The databases of one herdcache LMDB environment (one directory, shared by every process).
@@ -36,6 +37,8 @@ export interface LmdbEnvironment {
   readonly checkpoints: Database<string, string>;
   /** Reader slots of dead processes cleared when this process opened the file. */
   readonly staleReadersCleared: number;
+  /** What the probe found when this process first opened the path, if it moved a damaged file aside. */
+  readonly fileFinding: FileFinding | undefined;
   /** A random id written into the file when it was created: every process that opens it reads the same. */
   readonly site: string;
 }
@@ -100,9 +103,12 @@ export function acquireEnvironment(path: string, mapSize: number, maxBytes?: num
     return existing.env;
   }
   makeDirectory(absolute);
+  const existed = existsSync(join(absolute, 'data.mdb'));
+  const finding = checkEnvironmentFile(absolute);
   let root: RootDatabase;
   try {
     root = openRoot(absolute, mapSize);
+    if (!existed || finding !== undefined) markChecked(absolute);
   } catch (error) {
     throw new StorageError('lmdb', `cannot open the LMDB environment in ${absolute}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
   }
@@ -121,6 +127,7 @@ export function acquireEnvironment(path: string, mapSize: number, maxBytes?: num
     meta,
     checkpoints: root.openDB<string, string>('checkpoints', {}),
     staleReadersCleared,
+    fileFinding: finding,
     site: siteOf(meta, root),
   };
   open_.set(absolute, { env, refs: 1, maxBytes });
@@ -212,6 +219,8 @@ export async function releaseEnvironment(env: LmdbEnvironment): Promise<void> {
   open_.delete(env.path);
   await env.root.committed;
   await env.root.close();
+  // Closed cleanly: the next process to open it on this boot need not probe it unless it changes.
+  markChecked(env.path);
 }
 
 /**

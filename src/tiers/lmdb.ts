@@ -160,6 +160,9 @@ class LmdbTier implements Tier {
     const env = acquireEnvironment(this.path, Math.max(this.maxBytes * 2, 16 * 1024 * 1024), this.maxBytes);
     this.env = env;
     if (env.staleReadersCleared > 0) host.report({ type: 'reader-slots-cleared', count: env.staleReadersCleared });
+    const finding = env.fileFinding;
+    // Reported after the cache is built, so that listeners added right after createCache hear it.
+    if (finding !== undefined) queueMicrotask(() => host.report({ type: 'corrupt-file', path: env.path, ...finding }));
     this.cursor = currentVersion(env);
     this.timers = [
       setInterval(() => this.pollChanges(), this.syncInterval),

@@ -1,7 +1,7 @@
 import { encodedSize } from '../core/codec.js';
 import type { CacheEntry } from '../core/entry.js';
 import { InvalidOptionError, StorageError } from '../core/errors.js';
-import { optionsObject } from '../core/options.js';
+import { describe, optionsObject } from '../core/options.js';
 import type { Tier, TierHost } from '../core/tier.js';
 import { RecencyTable } from './recency-table.js';
 
@@ -32,7 +32,7 @@ export const DEFAULT_MAX_ENTRIES = 10_000;
 
 function assertBound(option: string, value: number | undefined): void {
   if (value !== undefined && (!Number.isSafeInteger(value) || value <= 0)) {
-    throw new InvalidOptionError(`memoryTier.${option}`, `must be a positive integer, got ${String(value)}`);
+    throw new InvalidOptionError(`memoryTier.${option}`, `must be a positive integer, got ${describe(value)}`);
   }
 }
 

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { InvalidOptionError } from '../core/errors.js';
-import { assertDuration } from '../core/options.js';
+import { assertDuration, describe, optionsObject } from '../core/options.js';
 
 /**
  * Options of the Redis tier.
@@ -58,7 +58,7 @@ export const REDIS_DEFAULTS = {
 
 function positive(option: string, value: unknown): number {
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    throw new InvalidOptionError(`redisTier.${option}`, `must be a positive finite number, got ${String(value)}`);
+    throw new InvalidOptionError(`redisTier.${option}`, `must be a positive finite number, got ${describe(value)}`);
   }
   return value;
 }
@@ -99,9 +99,9 @@ export interface ResolvedRedisOptions {
  * ```
  */
 export function resolveRedisOptions(options: RedisTierOptions): ResolvedRedisOptions {
-  if (typeof options !== 'object' || options === null) throw new InvalidOptionError('redisTier', 'options must be an object');
-  const { url, client, keyPrefix = REDIS_DEFAULTS.keyPrefix, breaker = {} } = options;
-  if (typeof breaker !== 'object' || breaker === null) throw new InvalidOptionError('redisTier.breaker', 'must be an object { failures?, cooldown? }');
+  optionsObject('redisTier', options);
+  const { url, client, keyPrefix = REDIS_DEFAULTS.keyPrefix } = options;
+  const breaker = optionsObject('redisTier.breaker', options.breaker);
   if (url !== undefined && client !== undefined) throw new InvalidOptionError('redisTier.url', 'was given together with client: pass one of them');
   if (url !== undefined && (typeof url !== 'string' || url === '')) throw new InvalidOptionError('redisTier.url', 'must be a non-empty string such as redis://127.0.0.1:6379');
   if (client !== undefined && (typeof client !== 'object' || client === null || typeof (client as { duplicate?: unknown }).duplicate !== 'function')) {

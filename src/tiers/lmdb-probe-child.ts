@@ -1,0 +1,36 @@
+// Run by lmdb-probe.ts in a child process: opens an LMDB environment the way the tier does,
+// reads every page of every database and makes one small write. A damaged file can make LMDB
+// fault (SIGSEGV, SIGBUS) or abort: here that ends this child, not the application.
+// argv[2]: the environment's directory. Exit 0: usable; 3: LMDB reported damage (on stderr).
+import { open, type DatabaseOptions } from 'lmdb';
+import { MSGPACK_OPTIONS } from '../core/codec.js';
+
+const DATABASES = ['by-age', 'leases', 'change-log', 'tombstones', 'clears', 'meta', 'checkpoints'];
+const path = process.argv[2] ?? '';
+
+try {
+  const root = open({ path, maxDbs: 12, eventTurnBatching: false, noSubdir: false });
+  const entries = root.openDB<unknown, string>('entries', { sharedStructuresKey: Symbol.for('herdcache.structures'), encoder: { ...MSGPACK_OPTIONS } } as DatabaseOptions);
+  // Values are decoded one by one: an undecodable record is the cache's to report as a miss,
+  // not damage to the file, so only what LMDB itself says counts here.
+  for (const key of entries.getKeys({})) {
+    try {
+      entries.get(key as string);
+    } catch {
+      // a corrupt record, not a corrupt file
+    }
+  }
+  for (const name of DATABASES) {
+    const db = root.openDB(name, { encoding: 'binary' });
+    for (const { key, value } of db.getRange({})) void key, void value;
+  }
+  const meta = root.openDB('meta', {});
+  root.transactionSync(() => {
+    meta.putSync('probe', Date.now());
+    meta.removeSync('probe');
+  });
+  process.exit(0);
+} catch (error) {
+  process.stderr.write(error instanceof Error ? error.message : String(error));
+  process.exit(3);
+}
