@@ -7,6 +7,7 @@ import { acquireEnvironment, countEntries, releaseEnvironment, transact, type Lm
 import { lmdbLeaseStore } from './lmdb-leases.js';
 import { sweepEnvironment } from './lmdb-sweep.js';
 import { admits, currentVersion, recordChange, stampOf, storedEntry, storedRecord } from './lmdb-versions.js';
+import { rebuildStructures, structuresReadable } from './lmdb-structures.js';
 
 /**
  * Options of the LMDB tier.
@@ -324,7 +325,18 @@ class LmdbTier implements Tier {
     }
     try {
       return await transact(env.entries, () => action(env));
-    } catch (error) {
+    } catch (failure) {
+      let error = failure;
+      // A garbled structures record fails every write: rebuild it and try once more.
+      if (!isMapFull(error) && !structuresReadable(env)) {
+        try {
+          const dropped = await rebuildStructures(env, this.instance, this.host.clock());
+          this.host.report({ type: 'error', operation: 'rebuild-structures', error: new StorageError(this.name, `the shared structures record was garbled: rebuilt it and dropped the ${dropped} entries encoded against it`, { cause: failure }) });
+          return await transact(env.entries, () => action(env));
+        } catch (again) {
+          error = again;
+        }
+      }
       this.host.report({ type: 'error', operation, error });
       if (isMapFull(error)) void this.sweep();
       throw new StorageError(this.name, `${operation} could not be committed${isMapFull(error) ? ' (the map is full: raise maxBytes)' : ''}`, {

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { closeSync, mkdirSync, openSync, readSync, rmSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { open } from 'lmdb';
 import type { CacheStats } from '../../src/index.js';
 import { startEngineWorker, type EngineWorker } from '../fixtures/engine-worker.js';
 import { propertyParams } from '../helpers/fc.js';
@@ -26,7 +27,6 @@ function random(start: number): () => number {
   };
 }
 
-type Damage = { readonly name: string; apply(dir: string, rand: () => number): void };
 
 function overwrite(file: string, at: number, bytes: Buffer): void {
   const fd = openSync(file, 'r+');
@@ -44,7 +44,20 @@ function garbage(length: number, rand: () => number): Buffer {
 const data = (dir: string): string => join(dir, 'data.mdb');
 const pages = (dir: string): number => Math.floor(statSync(data(dir)).size / PAGE);
 
+/** Writes garbage over msgpackr's shared structures record of the entries database. */
+async function garbleStructures(dir: string, rand: () => number): Promise<void> {
+  const raw = open({ path: dir, maxDbs: 12 });
+  try {
+    await raw.openDB('entries', { encoding: 'binary' }).put(Symbol.for('herdcache.structures') as unknown as string, garbage(64, rand));
+  } finally {
+    await raw.close();
+  }
+}
+
+type Damage = { readonly name: string; apply(dir: string, rand: () => number): void | Promise<void> };
+
 const DAMAGES: readonly Damage[] = [
+  { name: 'a garbled shared structures record', apply: garbleStructures },
   { name: 'truncated to 0 bytes', apply: (dir) => truncateSync(data(dir), 0) },
   { name: 'truncated to 4 KiB', apply: (dir) => truncateSync(data(dir), PAGE) },
   { name: 'truncated to half', apply: (dir) => truncateSync(data(dir), Math.floor(pages(dir) / 2) * PAGE) },
@@ -108,7 +121,7 @@ describe('damaged LMDB files (property 21)', () => {
       let reader: EngineWorker | undefined;
       try {
         await fill(dir.path);
-        damage.apply(dir.path, rand);
+        await damage.apply(dir.path, rand);
         reader = await startEngineWorker({ path: dir.path, ttl: 3_600_000 });
         let misses = 0;
         for (let i = 0; i < KEYS; i++) {
