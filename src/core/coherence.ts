@@ -7,8 +7,8 @@
  * write script). Each set, delete, clear and compute store of a key gets the next value of it as
  * its version; a delete leaves a tombstone and a clear a record per prefix, both with their version.
  *
- * - A compute observes the counter of each shared tier before its function runs (LMDB at the
- *   moment it starts; Redis at the last read of the key, which came before), and its store is
+ * - A compute observes the counter of each shared tier before its function runs (at its last
+ *   read of the key, which came before: the lookup, or the barrier's second look), and its store is
  *   conditional on the key's last change on that tier being no later than what it observed: the
  *   memcache-lease rule ("Scaling Memcache at Facebook", NSDI 2013), where a delete invalidates
  *   the outstanding token so that the late set of an older compute is refused by the server. A
@@ -63,7 +63,10 @@ export class Coherence {
 
   /** Opens the basis of a compute about to run; `observed` holds the counters its reads saw. */
   open(observed: ReadonlyArray<number | undefined>): Basis {
-    const shared = this.parts.shared.map((tier, i) => this.observe(tier) ?? observed[i]);
+    // The counters the call's last read saw (every compute reads its key first, and the barrier
+    // and background refreshes read it again just before running); a tier that was not read is
+    // observed now. An observation older than the start only makes the store more cautious.
+    const shared = this.parts.shared.map((tier, i) => observed[i] ?? this.observe(tier));
     return { local: this.ledger.observe(), shared, openedAt: monotonic() };
   }
 
