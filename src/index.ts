@@ -1,3 +1,4 @@
+import { types } from 'node:util';
 import { Cache } from './core/cache.js';
 import { InvalidOptionError } from './core/errors.js';
 import { optionsObject, type EngineOptions } from './core/options.js';
@@ -39,7 +40,8 @@ export function createCache(options: CacheOptions = {}): Cache {
     throw new InvalidOptionError('tiers', 'was given together with memory/lmdb options: put those options into memoryTier()/lmdbTier() inside tiers');
   }
   for (const [name, value] of [['memory', memory], ['lmdb', lmdb]] as const) {
-    if (value !== undefined && value !== false && (typeof value !== 'object' || value === null || Array.isArray(value))) {
+    if (value === false || value === undefined) continue;
+    if (types.isProxy(value) || typeof value !== 'object' || value === null || Array.isArray(value)) {
       throw new InvalidOptionError(name, `must be the options of the default ${name} tier (an object) or false for none`);
     }
   }

@@ -134,7 +134,7 @@ class LmdbTier implements Tier {
   private cursor = 0;
   private attached = false;
   private timers: NodeJS.Timeout[] = [];
-  private sweeping = false;
+  private sweeping: Promise<void> | undefined;
 
   constructor(
     private readonly path: string,
@@ -269,6 +269,9 @@ class LmdbTier implements Tier {
   async close(): Promise<void> {
     for (const timer of this.timers) clearInterval(timer);
     this.timers = [];
+    // A sweep still reading the file must finish before it is unmapped: closing under it
+    // corrupted the heap (SIGABRT) when tiny bounds made the sweep run all the time.
+    await this.sweeping;
     const env = this.env;
     this.env = undefined;
     if (env !== undefined) await releaseEnvironment(env);
@@ -279,17 +282,21 @@ class LmdbTier implements Tier {
   }
 
   /** Runs the sweep once now: expired entries, the size bound, old changes, dead leases. */
-  async sweep(): Promise<void> {
+  sweep(): Promise<void> {
+    this.sweeping ??= this.sweepOnce().finally(() => {
+      this.sweeping = undefined;
+    });
+    return this.sweeping;
+  }
+
+  private async sweepOnce(): Promise<void> {
     const env = this.env;
-    if (env === undefined || this.sweeping) return;
-    this.sweeping = true;
+    if (env === undefined) return;
     try {
       const evicted = await sweepEnvironment(env, this.host.clock(), this.maxBytes);
       for (const e of evicted) this.host.report({ type: 'evict', key: e.key, cause: e.cause });
     } catch (error) {
       this.host.report({ type: 'error', operation: 'sweep', error });
-    } finally {
-      this.sweeping = false;
     }
   }
 

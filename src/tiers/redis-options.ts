@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { types } from 'node:util';
 import { InvalidOptionError } from '../core/errors.js';
 import { assertDuration, describe, optionsObject } from '../core/options.js';
 
@@ -63,6 +64,16 @@ function positive(option: string, value: unknown): number {
   return value;
 }
 
+/** An ioredis client, judged without running a Proxy's traps (they may throw). */
+function isClient(client: unknown): boolean {
+  if (types.isProxy(client) || typeof client !== 'object' || client === null) return false;
+  try {
+    return typeof (client as { duplicate?: unknown }).duplicate === 'function';
+  } catch {
+    return false;
+  }
+}
+
 /** A duration a timer waits for: at most 2^31 - 1 ms. */
 function timer(option: string, value: unknown): number {
   assertDuration(`redisTier.${option}`, value, true);
@@ -104,9 +115,7 @@ export function resolveRedisOptions(options: RedisTierOptions): ResolvedRedisOpt
   const breaker = optionsObject('redisTier.breaker', options.breaker);
   if (url !== undefined && client !== undefined) throw new InvalidOptionError('redisTier.url', 'was given together with client: pass one of them');
   if (url !== undefined && (typeof url !== 'string' || url === '')) throw new InvalidOptionError('redisTier.url', 'must be a non-empty string such as redis://127.0.0.1:6379');
-  if (client !== undefined && (typeof client !== 'object' || client === null || typeof (client as { duplicate?: unknown }).duplicate !== 'function')) {
-    throw new InvalidOptionError('redisTier.client', 'must be an ioredis client (new Redis(...))');
-  }
+  if (client !== undefined && !isClient(client)) throw new InvalidOptionError('redisTier.client', 'must be an ioredis client (new Redis(...))');
   if (typeof keyPrefix !== 'string') throw new InvalidOptionError('redisTier.keyPrefix', 'must be a string');
   const channel = options.channel ?? `${keyPrefix}invalidations`;
   if (typeof channel !== 'string' || channel === '') throw new InvalidOptionError('redisTier.channel', 'must be a non-empty string');
