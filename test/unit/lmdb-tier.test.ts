@@ -127,6 +127,20 @@ describe('lmdbTier: size bound and sweep', () => {
     assert.equal(cache.getSync(`k${String(count - 1).padStart(5, '0')}`), value);
   });
 
+  it('trims the change log by age, and a wall clock stepped back does not keep the older records for as long as the step', async (t) => {
+    const { cache, tier, clock, path } = harness(t);
+    const logged = (): Promise<number> => withEnv(path, (env) => { env.root.resetReadTxn(); return (env.log.getStats() as { entryCount: number }).entryCount; });
+    for (let i = 0; i < 5; i++) await cache.set(`k${i}`, i);
+    assert.equal(await logged(), 5);
+    clock.advance(30_000);
+    await tier.sweep();
+    assert.equal(await logged(), 5, 'younger than the retention: kept');
+    clock.advance(-3_600_000); // the wall clock is stepped back an hour
+    await cache.set('after-the-step', 1);
+    await tier.sweep();
+    assert.equal(await logged(), 1, 'the records from before the step were trimmed; the new one stays');
+  });
+
   it('sweeps entries past their grand timeout and keeps the others', async (t) => {
     const { cache, tier, clock, path, events } = harness(t);
     // (without maxAge and without a grace period, an entry's grand timeout is its own ttl)
