@@ -100,8 +100,16 @@ export function admits(env: LmdbEnvironment, key: string, current: StoredEntry |
   const tombstone = env.tombstones.get(key);
   const stamps = [...clearsOf(env, key), ...(tombstone === undefined ? [] : [tombstone])];
   if (since !== undefined) {
-    const last = Math.max(current?.v ?? 0, ...stamps.map((s) => s.v));
-    if (last > since) return false;
+    // A change committed here since the read refuses the write, unless the cluster ordered that
+    // change before this write (a drop heard from Redis carries the version it was for): then
+    // the cluster's order decides, below, and a copy of the very value a drop was for may land.
+    const newerEntry = current !== undefined && (current.v ?? 0) > since;
+    const newerStamps = stamps.filter((s) => s.v > since);
+    if (newerEntry || newerStamps.length > 0) {
+      if (cluster === undefined) return false;
+      if (newerEntry && (current.rv === undefined || current.rv >= cluster)) return false;
+      if (newerStamps.some((s) => s.rv === undefined || s.rv > cluster)) return false;
+    }
   }
   if (cluster !== undefined) {
     // An entry holds the value of its cluster version: the same or an older one adds nothing. A
