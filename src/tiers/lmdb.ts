@@ -324,6 +324,16 @@ class LmdbTier implements Tier {
     return undefined;
   }
 
+  /**
+   * Reads after a write of this process see it: lmdb-js keeps the read snapshot it had, which may
+   * predate the commit, and a read from it would copy the value this write replaced into memory,
+   * where nothing drops it again (a process does not hear its own changes).
+   */
+  private seeOwnWrite<T>(env: LmdbEnvironment, result: T): T {
+    env.root.resetReadTxn();
+    return result;
+  }
+
   private async write<T>(key: string | undefined, operation: string, action: (env: LmdbEnvironment) => T): Promise<T> {
     const env = this.open();
     // Checked here, before anything is queued: LMDB would only refuse the key inside the commit.
@@ -331,7 +341,7 @@ class LmdbTier implements Tier {
       throw new InvalidKeyError(`the storage key is ${Buffer.byteLength(key)} bytes long, over the LMDB tier's limit of ${this.maxKeyBytes} bytes: hash long keys`, key.slice(0, 64));
     }
     try {
-      return await transact(env.entries, () => action(env));
+      return this.seeOwnWrite(env, await transact(env.entries, () => action(env)));
     } catch (failure) {
       let error = failure;
       // A garbled structures record fails every write: rebuild it and try once more.
@@ -339,7 +349,7 @@ class LmdbTier implements Tier {
         try {
           const dropped = await rebuildStructures(env, this.instance, this.host.clock());
           this.host.report({ type: 'error', operation: 'rebuild-structures', error: new StorageError(this.name, `the shared structures record was garbled: rebuilt it and dropped the ${dropped} entries encoded against it`, { cause: failure }) });
-          return await transact(env.entries, () => action(env));
+          return this.seeOwnWrite(env, await transact(env.entries, () => action(env)));
         } catch (again) {
           error = again;
         }
