@@ -43,3 +43,40 @@ export function lmdbLeaseStore(open: () => LmdbEnvironment, clock: Clock, announ
     },
   };
 }
+
+/**
+ * The file's leases with the link leases (lmdb-link-leases.ts) standing in when a commit fails, so
+ * that a full disk keeps one compute per key on the machine instead of one per process. A holder
+ * in either store refuses a caller of the other; a release goes to both.
+ *
+ * @example
+ * ```ts
+ * const leases = withLinkFallback(lmdbLeaseStore(open, clock, announce), linkLeaseStore(dir, clock), (error) => report(error));
+ * ```
+ */
+export function withLinkFallback(file: LeaseStore, links: LeaseStore, onFallback: (error: unknown) => void, canFallBack: () => boolean = () => true): LeaseStore {
+  return {
+    scope: 'machine',
+    async acquire(key, token, ttl) {
+      const linked = await links.holder(key);
+      if (linked !== undefined) return { acquired: false, holder: linked };
+      try {
+        return await file.acquire(key, token, ttl);
+      } catch (error) {
+        if (!canFallBack()) throw error;
+        onFallback(error);
+        const held = await file.holder(key);
+        if (held !== undefined) return { acquired: false, holder: held };
+        return links.acquire(key, token, ttl);
+      }
+    },
+    async release(key, token) {
+      const [fromLinks, fromFile] = await Promise.allSettled([links.release(key, token), file.release(key, token)]);
+      if (fromFile.status === 'rejected' && !(fromLinks.status === 'fulfilled' && fromLinks.value)) throw fromFile.reason;
+      return (fromLinks.status === 'fulfilled' && fromLinks.value) || (fromFile.status === 'fulfilled' && fromFile.value);
+    },
+    async holder(key) {
+      return (await links.holder(key)) ?? file.holder(key);
+    },
+  };
+}

@@ -1,10 +1,12 @@
 import { randomBytes } from 'node:crypto';
+import { resolve } from 'node:path';
 import { isEntryRecord, type CacheEntry } from '../core/entry.js';
 import { InvalidKeyError, InvalidOptionError, StorageError } from '../core/errors.js';
 import { assertDuration, describe, optionsObject } from '../core/options.js';
 import type { Checkpoints, Invalidation, LeaseStore, SharedRead, Tier, TierHost, WriteCondition, WriteOutcome } from '../core/tier.js';
 import { acquireEnvironment, countEntries, releaseEnvironment, transact, type LmdbEnvironment } from './lmdb-env.js';
-import { lmdbLeaseStore } from './lmdb-leases.js';
+import { lmdbLeaseStore, withLinkFallback } from './lmdb-leases.js';
+import { linkLeaseStore } from './lmdb-link-leases.js';
 import { sweepEnvironment } from './lmdb-sweep.js';
 import { admits, currentVersion, recordChange, stampOf, storedEntry, storedRecord } from './lmdb-versions.js';
 import { rebuildStructures, structuresReadable } from './lmdb-structures.js';
@@ -142,10 +144,15 @@ class LmdbTier implements Tier {
     private readonly syncInterval: number,
     private readonly sweepInterval: number,
   ) {
-    this.leases = lmdbLeaseStore(
-      () => this.open(),
-      () => this.host.clock(),
-      (env, key) => recordChange(env, { o: this.instance, t: this.host.clock(), r: key }),
+    this.leases = withLinkFallback(
+      lmdbLeaseStore(
+        () => this.open(),
+        () => this.host.clock(),
+        (env, key) => recordChange(env, { o: this.instance, t: this.host.clock(), r: key }),
+      ),
+      linkLeaseStore(resolve(path), () => this.host.clock()),
+      (error) => this.host.report({ type: 'error', operation: 'lease-fallback', error }),
+      () => this.env !== undefined,
     );
     this.checkpoints = {
       get: (name) => this.open().checkpoints.get(name),

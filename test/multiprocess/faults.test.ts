@@ -172,4 +172,36 @@ describe('faults with real processes', () => {
       assert.deepEqual(worker.unhandled, []);
     });
   }
+
+  it('disk full: two processes computing one cold key under barrier() never compute it at the same time (the leases fall back to links that need no free space)', async (t) => {
+    const dir = tempDir('herdcache-full-barrier');
+    const a = await startFaultWorker({ path: dir.path, barrier: true }, 4_096);
+    const b = await startFaultWorker({ path: dir.path, barrier: true }, 4_096);
+    t.after(async () => {
+      await Promise.all([a.kill('SIGKILL'), b.kill('SIGKILL')]);
+      dir.cleanup();
+    });
+    // Fill the file up to its limit: then no commit, not even a lease's, finds room.
+    // Large values first, then ever smaller ones, until even a tiny write finds no room.
+    let full = false;
+    for (const bytes of [16 * 1024, 2 * 1024, 256, 16]) {
+      full = false;
+      for (let i = 0; i < 3_000 && !full; i++) {
+        full = await a.call({ op: 'set', key: `fill-${bytes}-${i}`, bytes }).then(() => false, (err: WorkerError) => err.code === 'E_STORAGE');
+      }
+    }
+    assert.ok(full, 'the file filled up');
+    type Run = { value: unknown; ran: boolean; startedAt?: number; endedAt?: number };
+    for (let round = 0; round < 3; round++) {
+      const runs = (await Promise.all([a, b].map((w) => w.call({ op: 'slowCompute', key: `cold${round}`, value: 'v', ms: 300 }, 20_000)))) as Run[];
+      for (const r of runs) assert.equal(r.value, 'v');
+      const ran = runs.filter((r) => r.ran);
+      if (ran.length === 2) {
+        const [x, y] = ran as [Run, Run];
+        const overlap = x.startedAt! < y.endedAt! && y.startedAt! < x.endedAt!;
+        assert.equal(overlap, false, `round ${round}: both processes computed at once (${x.startedAt}-${x.endedAt} and ${y.startedAt}-${y.endedAt})`);
+      }
+    }
+    assert.deepEqual([a.unhandled, b.unhandled], [[], []]);
+  });
 });
