@@ -10,23 +10,11 @@ import { open } from 'lmdb';
 import type { CacheStats } from '../../src/index.js';
 import { startEngineWorker, type EngineWorker } from '../fixtures/engine-worker.js';
 import { propertyParams } from '../helpers/fc.js';
+import { seededRandom } from '../history/workload.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const PAGE = 4096;
 const KEYS = 150;
-
-/** A small seeded PRNG (mulberry32): the damage replays from HERDCACHE_SEED. */
-function random(start: number): () => number {
-  let a = start >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
-
 
 function overwrite(file: string, at: number, bytes: Buffer): void {
   const fd = openSync(file, 'r+');
@@ -114,7 +102,8 @@ async function fill(path: string): Promise<void> {
 }
 
 describe('damaged LMDB files (property 21)', () => {
-  const rand = random(propertyParams().seed ?? 424242);
+  // Seeded, so that a failure replays from HERDCACHE_SEED.
+  const rand = seededRandom(propertyParams().seed ?? 424242);
   for (const damage of DAMAGES) {
     it(`${damage.name}: the process opening it lives, every read is the right value or a miss, and writes work`, async () => {
       const dir = tempDir('herdcache-damage');

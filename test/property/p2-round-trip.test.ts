@@ -7,7 +7,7 @@ import { manualClock } from '../helpers/clock.js';
 import { propertyParams } from '../helpers/fc.js';
 import { tempDir } from '../helpers/tmp.js';
 import { cacheFor, isShared, TIER_CONFIGS, type TierConfig } from './configs.js';
-import { mayBeRefused, prototypeSnapshot, storableCandidate } from './values.js';
+import { embedded, mayBeRefused, prototypeSnapshot, storableCandidate, type Slot } from './values.js';
 
 const EXAMPLES: Array<[unknown, boolean]> = [
   [Buffer.from('herd'), false],
@@ -41,30 +41,8 @@ const NOT_PLAIN: ReadonlyArray<readonly [string, () => unknown, string]> = [
   ['a boxed number', () => Object(1) as unknown, ''],
 ];
 
-type Slot = 'array' | 'object' | 'map key' | 'map value' | 'set';
-
 /** Plain siblings a part sits next to. */
 const sibling = fc.oneof(fc.nat(), fc.string({ maxLength: 4 }), fc.constant(null), fc.boolean());
-
-/**
- * `part` placed inside containers, outermost first, each holding a sibling before it; and the
- * path of what inside it is refused.
- */
-function embedded(part: unknown, inside: string, slots: readonly Slot[], siblings: readonly unknown[]): [unknown, string] {
-  let value = part;
-  let path = inside === '' ? '' : `.${inside}`;
-  for (let i = slots.length - 1; i >= 0; i--) {
-    const other = siblings[i % Math.max(1, siblings.length)] ?? 0;
-    switch (slots[i]!) {
-      case 'array': value = [other, value]; path = `[1]${path}`; break;
-      case 'object': value = { a: other, x: value }; path = `.x${path}`; break;
-      case 'map key': value = new Map([[other, 0], [value, 1]]); path = `<key 1>${path}`; break;
-      case 'map value': value = new Map([['s', other], ['k', value]]); path = `<value 1>${path}`; break;
-      case 'set': value = new Set([other, value]); path = `<1>${path}`; break;
-    }
-  }
-  return [value, path.startsWith('.') ? path.slice(1) : path];
-}
 
 /** A part that is not plain data, somewhere in a plain value. */
 const notPlainSomewhere = fc.tuple(
@@ -158,7 +136,7 @@ describe('P2 value round trip', () => {
             // A compute's result is awaited, and awaiting reads `then`, which throws on a revoked
             // Proxy before the cache sees the value: only a nested one reaches the cache.
             if (viaCompute && slots.length === 0 && name === 'a revoked Proxy') return;
-            const [value, path] = embedded(make(), inside, slots, siblings);
+            const [value, path] = embedded(make(), inside, slots, siblings, true);
             const check = (err: unknown): boolean => {
               assert.ok(err instanceof errors.NotSerializableError, `${name} in ${slots.join(' in ')}: ${String(err)}`);
               assert.equal(err.code, 'E_NOT_SERIALIZABLE');

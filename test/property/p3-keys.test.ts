@@ -11,7 +11,7 @@ import { manualClock } from '../helpers/clock.js';
 import { propertyParams } from '../helpers/fc.js';
 import { tempDir } from '../helpers/tmp.js';
 import { Peer } from './peer.js';
-import { awkwardKey, leaf, withOwnProto } from './values.js';
+import { awkwardKey, embedded, leaf, withOwnProto, type Slot } from './values.js';
 
 const TTL = 60_000;
 
@@ -170,24 +170,6 @@ const NOT_PLAIN: ReadonlyArray<readonly [string, () => unknown, string]> = [
   ['a function', () => () => 1, ''],
 ];
 
-type Slot = 'array' | 'object' | 'map key' | 'map value' | 'set';
-
-/** `part` inside containers, outermost first, each with a plain sibling before it; and the path refused. */
-function embedded(part: unknown, inside: string, slots: readonly Slot[], siblings: readonly unknown[]): [unknown, string] {
-  let value = part;
-  let path = inside === '' ? '' : `.${inside}`;
-  for (let i = slots.length - 1; i >= 0; i--) {
-    const other = siblings[i % Math.max(1, siblings.length)] ?? 0;
-    switch (slots[i]!) {
-      case 'array': value = [other, value]; path = `[1]${path}`; break;
-      case 'object': value = { a: other, x: value }; path = `.x${path}`; break;
-      case 'map key': value = new Map([[other, 0], [value, 1]]); path = `<key 1>${path}`; break;
-      case 'map value': value = new Map([['s', other], ['k', value]]); path = `<value 1>${path}`; break;
-      case 'set': value = new Set([other, value]); path = `<1>${path}`; break;
-    }
-  }
-  return [value, path];
-}
 
 const notPlainSomewhere = fc.tuple(
   fc.constantFrom(...NOT_PLAIN),

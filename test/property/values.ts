@@ -100,3 +100,26 @@ export function prototypeSnapshot(): string {
   const names = Object.getOwnPropertyNames(Object.prototype).sort();
   return JSON.stringify(names) + String(({} as Record<string, unknown>)['polluted']) + String(({} as Record<string, unknown>)['isAdmin']);
 }
+
+/** Where a part can sit inside a plain value. */
+export type Slot = 'array' | 'object' | 'map key' | 'map value' | 'set';
+
+/**
+ * `part` placed inside containers, outermost first, each holding a plain sibling before it; and
+ * the path of what inside it is refused (without its leading dot when `bare`).
+ */
+export function embedded(part: unknown, inside: string, slots: readonly Slot[], siblings: readonly unknown[], bare = false): [unknown, string] {
+  let value = part;
+  let path = inside === '' ? '' : `.${inside}`;
+  for (let i = slots.length - 1; i >= 0; i--) {
+    const other = siblings[i % Math.max(1, siblings.length)] ?? 0;
+    switch (slots[i]!) {
+      case 'array': value = [other, value]; path = `[1]${path}`; break;
+      case 'object': value = { a: other, x: value }; path = `.x${path}`; break;
+      case 'map key': value = new Map([[other, 0], [value, 1]]); path = `<key 1>${path}`; break;
+      case 'map value': value = new Map([['s', other], ['k', value]]); path = `<value 1>${path}`; break;
+      case 'set': value = new Set([other, value]); path = `<1>${path}`; break;
+    }
+  }
+  return [value, bare && path.startsWith('.') ? path.slice(1) : path];
+}
