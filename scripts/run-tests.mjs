@@ -21,7 +21,8 @@ if (files.length === 0) {
 }
 const result = spawnSync(process.execPath, [
   '--import', './dist/test/helpers/strict-rejections.js',
-  '--test', '--test-concurrency=2', '--test-timeout=120000',
+  // Many more property runs under test:deep take longer by design: give each file more time then.
+  '--test', '--test-concurrency=2', `--test-timeout=${process.env['HERDCACHE_PROPERTY_RUNS'] ? 1_200_000 : 120_000}`,
   ...files,
 ], { stdio: 'inherit', env: { ...process.env, HERDCACHE_TEST: '1' } });
 process.exit(result.status ?? 1);
