@@ -93,3 +93,18 @@ export function startRpcWorker<Request extends { readonly op: string }>(file: st
     });
   });
 }
+
+/**
+ * The worker side of the channel: how to send to the parent (nothing once it is gone), with every
+ * unhandled rejection reported to it and failing the worker; and the worker's JSON config.
+ */
+export function workerSide<Config, Message>(): { send: (message: Message | { event: 'unhandled'; message: string }) => void; config: Config } {
+  const send = (message: unknown): void => {
+    if (process.connected) process.send?.(message);
+  };
+  process.on('unhandledRejection', (reason) => {
+    send({ event: 'unhandled', message: String(reason) });
+    process.exitCode = 1;
+  });
+  return { send, config: JSON.parse(process.argv[2] ?? '{}') as Config };
+}
