@@ -2,9 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { InvalidOptionError, StorageError } from '../core/errors.js';
-import { open, type Database, type DatabaseOptions, type RootDatabase } from 'lmdb';
-import { MSGPACK_OPTIONS } from '../core/codec.js';
+import { open, type Database, type RootDatabase } from 'lmdb';
 import { checkEnvironmentFile, markChecked, type FileFinding } from './lmdb-probe.js';
+import { openEntries, STRUCTURES_KEY } from './lmdb-seal.js';
 
 /**
  * The databases of one herdcache LMDB environment (one directory, shared by every process).
@@ -19,7 +19,7 @@ import { checkEnvironmentFile, markChecked, type FileFinding } from './lmdb-prob
 export interface LmdbEnvironment {
   readonly path: string;
   readonly root: RootDatabase;
-  /** storage key -> entry record (msgpackr with shared structures). */
+  /** storage key -> entry record (sealed msgpackr with shared structures, see lmdb-seal.ts). */
   readonly entries: Database<unknown, string>;
   /** [storedAt, storage key] -> staleUntil: the sweep's and the size bound's order. */
   readonly byAge: Database<number, [number, string]>;
@@ -33,6 +33,8 @@ export interface LmdbEnvironment {
   readonly clears: Database<ChangeStamp, string>;
   /** Small bookkeeping values (the change counter `seq`, how far the log was trimmed, the site id). */
   readonly meta: Database<number, string>;
+  /** Free space kept for the deletes of a full disk (see lmdb-room.ts). */
+  readonly reserve: Database<Buffer, string>;
   /** Named strings kept for the tiers above (see Checkpoints in src/core/tier.ts). */
   readonly checkpoints: Database<string, string>;
   /** Reader slots of dead processes cleared when this process opened the file. */
@@ -78,7 +80,6 @@ export interface ChangeRecord {
 }
 
 const open_ = new Map<string, { env: LmdbEnvironment; refs: number; maxBytes: number | undefined }>();
-const STRUCTURES_KEY = Symbol.for('herdcache.structures');
 const SITE_KEY = 'site';
 
 /**
@@ -117,8 +118,7 @@ export function acquireEnvironment(path: string, mapSize: number, maxBytes?: num
   const env: LmdbEnvironment = {
     path: absolute,
     root,
-    // lmdb-js passes `encoder` settings on to msgpackr; its typings omit the field.
-    entries: root.openDB<unknown, string>('entries', { sharedStructuresKey: STRUCTURES_KEY, encoder: { ...MSGPACK_OPTIONS } } as DatabaseOptions),
+    entries: openEntries(root),
     byAge: root.openDB<number, [number, string]>('by-age', {}),
     leases: root.openDB<{ token: string; expiresAt: number }, string>('leases', {}),
     log: root.openDB<ChangeRecord, number>('change-log', {}),
@@ -126,6 +126,7 @@ export function acquireEnvironment(path: string, mapSize: number, maxBytes?: num
     clears: root.openDB<ChangeStamp, string>('clears', {}),
     meta,
     checkpoints: root.openDB<string, string>('checkpoints', {}),
+    reserve: root.openDB<Buffer, string>('reserve', { encoding: 'binary' }),
     staleReadersCleared,
     fileFinding: finding,
     site: siteOf(meta, root),

@@ -2,15 +2,15 @@
 // reads every page of every database and makes one small write. A damaged file can make LMDB
 // fault (SIGSEGV, SIGBUS) or abort: here that ends this child, not the application.
 // argv[2]: the environment's directory. Exit 0: usable; 3: LMDB reported damage (on stderr).
-import { open, type DatabaseOptions } from 'lmdb';
-import { MSGPACK_OPTIONS } from '../core/codec.js';
+import { open } from 'lmdb';
+import { openEntries } from './lmdb-seal.js';
 
-const DATABASES = ['by-age', 'leases', 'change-log', 'tombstones', 'clears', 'meta', 'checkpoints'];
+const DATABASES = ['by-age', 'leases', 'change-log', 'tombstones', 'clears', 'meta', 'checkpoints', 'reserve'];
 const path = process.argv[2] ?? '';
 
 try {
   const root = open({ path, maxDbs: 12, eventTurnBatching: false, noSubdir: false });
-  const entries = root.openDB<unknown, string>('entries', { sharedStructuresKey: Symbol.for('herdcache.structures'), encoder: { ...MSGPACK_OPTIONS } } as DatabaseOptions);
+  const entries = openEntries(root);
   // Values are decoded one by one: an undecodable record is the cache's to report as a miss,
   // not damage to the file, so only what LMDB itself says counts here.
   for (const key of entries.getKeys({})) {

@@ -18,6 +18,7 @@ import type { CacheEntry } from '../core/entry.js';
 import { isEntryRecord } from '../core/entry.js';
 import type { WriteCondition } from '../core/tier.js';
 import type { ChangeRecord, ChangeStamp, LmdbEnvironment } from './lmdb-env.js';
+import { keySeal } from './lmdb-seal.js';
 
 /**
  * An entry as the LMDB tier stores it: the record, its version in this file and, when it went to
@@ -31,6 +32,21 @@ import type { ChangeRecord, ChangeStamp, LmdbEnvironment } from './lmdb-env.js';
 export interface StoredEntry extends CacheEntry {
   readonly v?: number;
   readonly rv?: number;
+  /** The hash of the key it was stored under (see lmdb-seal.ts). */
+  readonly kh?: number;
+}
+
+/**
+ * Whether a decoded record is an entry stored under `key`: a record that does not carry the
+ * hash of the key it is read under was filed there by damage, not by a write.
+ *
+ * @example
+ * ```ts
+ * if (!isStoredUnder(record, key)) return corrupt(key);
+ * ```
+ */
+export function isStoredUnder(record: unknown, key: string): record is StoredEntry {
+  return isEntryRecord(record) && (record as StoredEntry).kh === keySeal(key);
 }
 
 /**
@@ -75,7 +91,7 @@ export function storedEntry(env: LmdbEnvironment, key: string): StoredEntry | un
   } catch {
     return undefined;
   }
-  return isEntryRecord(record) ? (record as StoredEntry) : undefined;
+  return isStoredUnder(record, key) ? record : undefined;
 }
 
 /** The clear records whose prefix covers `key`. */
@@ -122,16 +138,16 @@ export function admits(env: LmdbEnvironment, key: string, current: StoredEntry |
 }
 
 /**
- * The record to store for an entry written at `version` (and `clusterVersion`, if any).
+ * The record to store under `key` for an entry written at `version` (and `clusterVersion`, if any).
  *
  * @example
  * ```ts
- * env.entries.put(key, storedRecord(entry, 8, undefined));
+ * env.entries.put(key, storedRecord(key, entry, 8, undefined));
  * ```
  */
-export function storedRecord(entry: CacheEntry, version: number, clusterVersion: number | undefined): StoredEntry {
+export function storedRecord(key: string, entry: CacheEntry, version: number, clusterVersion: number | undefined): StoredEntry {
   const { value, storedAt, freshUntil, staleUntil, delta } = entry;
-  const record = { value, storedAt, freshUntil, staleUntil, delta, v: version };
+  const record = { value, storedAt, freshUntil, staleUntil, delta, v: version, kh: keySeal(key) };
   return clusterVersion === undefined ? record : { ...record, rv: clusterVersion };
 }
 

@@ -1,14 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
-import { isEntryRecord, type CacheEntry } from '../core/entry.js';
+import type { CacheEntry } from '../core/entry.js';
 import { InvalidKeyError, StorageError } from '../core/errors.js';
 import type { Checkpoints, Invalidation, LeaseStore, SharedRead, Tier, TierHost, WriteCondition, WriteOutcome } from '../core/tier.js';
 import { acquireEnvironment, countEntries, releaseEnvironment, transact, type LmdbEnvironment } from './lmdb-env.js';
 import { lmdbLeaseStore, withLinkFallback } from './lmdb-leases.js';
 import { linkLeaseStore } from './lmdb-link-leases.js';
 import { sweepEnvironment } from './lmdb-sweep.js';
-import { admits, currentVersion, recordChange, stampOf, storedEntry, storedRecord } from './lmdb-versions.js';
-import { rebuildStructures, structuresReadable } from './lmdb-structures.js';
+import { keepReserve, releaseReserve } from './lmdb-room.js';
+import { captureLmdbOutput } from './lmdb-console.js';
+import { admits, currentVersion, isStoredUnder, recordChange, stampOf, storedEntry, storedRecord } from './lmdb-versions.js';
+import { rebuildStructures, structuresReadable, upgradeRecordFormat } from './lmdb-structures.js';
 
 import { INDEX_KEY_OVERHEAD, LMDB_MAX_KEY_BYTES, resolveLmdbOptions, type LmdbTierOptions } from './lmdb-options.js';
 
@@ -46,6 +48,7 @@ class LmdbTier implements Tier {
   private attached = false;
   private timers: NodeJS.Timeout[] = [];
   private sweeping: Promise<void> | undefined;
+  private stopCapture: (() => void) | undefined;
 
   constructor(
     private readonly path: string,
@@ -76,11 +79,15 @@ class LmdbTier implements Tier {
     // Map twice the bound so that the sweep has room to work before LMDB reports the map full.
     const env = acquireEnvironment(this.path, Math.max(this.maxBytes * 2, 16 * 1024 * 1024), this.maxBytes);
     this.env = env;
+    this.stopCapture = captureLmdbOutput((error) => host.report({ type: 'error', operation: 'lmdb-output', error }));
+    // A file of an older record layout is emptied: its records would only read as corrupt.
+    upgradeRecordFormat(env, this.instance, host.clock());
     if (env.staleReadersCleared > 0) host.report({ type: 'reader-slots-cleared', count: env.staleReadersCleared });
     const finding = env.fileFinding;
     // Reported after the cache is built, so that listeners added right after createCache hear it.
     if (finding !== undefined) queueMicrotask(() => host.report({ type: 'corrupt-file', path: env.path, ...finding }));
     this.cursor = currentVersion(env);
+    void keepReserve(env);
     this.timers = [
       setInterval(() => this.pollChanges(), this.syncInterval),
       setInterval(() => void this.sweep(), this.sweepInterval),
@@ -97,7 +104,7 @@ class LmdbTier implements Tier {
       return this.corrupt(key);
     }
     if (record === undefined) return undefined;
-    if (!isEntryRecord(record)) return this.corrupt(key);
+    if (!isStoredUnder(record, key)) return this.corrupt(key);
     return record.staleUntil <= this.host.clock() ? undefined : record;
   };
 
@@ -129,7 +136,7 @@ class LmdbTier implements Tier {
       if (!admits(env, key, current, condition)) return { applied: false };
       if (current !== undefined) env.byAge.remove([current.storedAt, key]);
       const version = recordChange(env, { o: this.instance, t: this.host.clock(), k: key });
-      env.entries.put(key, storedRecord(entry, version, condition?.clusterVersion));
+      env.entries.put(key, storedRecord(key, entry, version, condition?.clusterVersion));
       env.byAge.put([entry.storedAt, key], entry.staleUntil);
       return { applied: true, version };
     });
@@ -191,6 +198,8 @@ class LmdbTier implements Tier {
     const env = this.env;
     this.env = undefined;
     if (env !== undefined) await releaseEnvironment(env);
+    this.stopCapture?.();
+    this.stopCapture = undefined;
   }
 
   site(): string {
@@ -211,6 +220,7 @@ class LmdbTier implements Tier {
     try {
       const evicted = await sweepEnvironment(env, this.host.clock(), this.maxBytes);
       for (const e of evicted) this.host.report({ type: 'evict', key: e.key, cause: e.cause });
+      await keepReserve(env);
     } catch (error) {
       this.host.report({ type: 'error', operation: 'sweep', error });
     }
@@ -234,7 +244,7 @@ class LmdbTier implements Tier {
         } catch {
           record = undefined;
         }
-        if (!isEntryRecord(record)) env.entries.remove(key);
+        if (!isStoredUnder(record, key)) env.entries.remove(key);
       }).catch((error: unknown) => this.host.report({ type: 'error', operation: 'remove-corrupt', error }));
     }
     return undefined;
@@ -260,8 +270,16 @@ class LmdbTier implements Tier {
       return this.seeOwnWrite(env, await transact(env.entries, () => action(env)));
     } catch (failure) {
       let error = failure;
+      // A delete or clear makes room: on a full disk it may use the reserve kept for it.
+      if ((operation === 'delete' || operation === 'clear') && this.env === env && (await releaseReserve(env))) {
+        try {
+          return this.seeOwnWrite(env, await transact(env.entries, () => action(env)));
+        } catch (again) {
+          error = again;
+        }
+      }
       // A garbled structures record fails every write: rebuild it and try once more.
-      if (!isMapFull(error) && !structuresReadable(env)) {
+      if (!isMapFull(error) && this.env === env && !structuresReadable(env)) {
         try {
           const dropped = await rebuildStructures(env, this.instance, this.host.clock());
           this.host.report({ type: 'error', operation: 'rebuild-structures', error: new StorageError(this.name, `the shared structures record was garbled: rebuilt it and dropped the ${dropped} entries encoded against it`, { cause: failure }) });

@@ -13,6 +13,8 @@ export interface RpcWorker<Request extends { readonly op: string }> {
   call(request: Request, timeoutMs?: number): Promise<unknown>;
   /** Unhandled rejections the worker reported. */
   readonly unhandled: readonly string[];
+  /** What the worker wrote on its stderr so far (it is also passed on to this process's stderr). */
+  stderr(): string;
   /** Resolves when the process has exited. */
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   kill(signal?: NodeJS.Signals): Promise<void>;
@@ -28,7 +30,7 @@ export interface RpcStartOptions {
 /** Starts `file` with its JSON config as argv[2] and resolves once it reports ready. */
 export function startRpcWorker<Request extends { readonly op: string }>(file: string, config: unknown, options: RpcStartOptions = {}): Promise<RpcWorker<Request>> {
   const args = [file, JSON.stringify(config)];
-  const stdio: Array<'inherit' | 'ipc'> = ['inherit', 'inherit', 'inherit', 'ipc'];
+  const stdio: Array<'inherit' | 'pipe' | 'ipc'> = ['inherit', 'inherit', 'pipe', 'ipc'];
   const { fileSizeLimitBlocks, startTimeoutMs = 10_000 } = options;
   const child: ChildProcess =
     fileSizeLimitBlocks === undefined
@@ -36,6 +38,11 @@ export function startRpcWorker<Request extends { readonly op: string }>(file: st
       : spawn('/bin/sh', ['-c', `ulimit -f ${fileSizeLimitBlocks} && exec "$0" "$@"`, process.execPath, ...args], { stdio, serialization: 'advanced' });
   const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   const unhandled: string[] = [];
+  const stderr: Buffer[] = [];
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr.push(chunk);
+    process.stderr.write(chunk);
+  });
   let seq = 0;
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     child.once('exit', (code, signal) => {
@@ -47,6 +54,7 @@ export function startRpcWorker<Request extends { readonly op: string }>(file: st
   const worker: RpcWorker<Request> = {
     pid: child.pid ?? -1,
     unhandled,
+    stderr: () => Buffer.concat(stderr).toString('utf8'),
     exited,
     call(request, timeoutMs = 10_000) {
       const id = ++seq;

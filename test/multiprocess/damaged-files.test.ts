@@ -3,7 +3,7 @@
 // and then a real process opens it through createCache. Before the probe, several of these killed
 // the process opening it (SIGSEGV at open, SIGBUS on reads) or failed createCache with raw errors.
 import assert from 'node:assert/strict';
-import { closeSync, mkdirSync, openSync, readSync, rmSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, readSync, rmSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { open } from 'lmdb';
@@ -75,6 +75,26 @@ const DAMAGES: readonly Damage[] = [
           readSync(fd, byte, 0, 1, at);
           byte[0] = byte[0]! ^ (1 << Math.floor(rand() * 8));
           writeSync(fd, byte, 0, 1, at);
+        }
+      } finally {
+        closeSync(fd);
+      }
+    },
+  },
+  {
+    // LMDB keeps no checksums: a flipped bit inside a value still decodes, to another value.
+    name: 'bit flips inside stored values',
+    apply: (dir, rand) => {
+      const file = readFileSync(data(dir));
+      const runs: number[] = [];
+      for (let at = file.indexOf('value-'); at !== -1; at = file.indexOf('value-', at + 1)) runs.push(at);
+      assert.ok(runs.length >= KEYS, 'the values are in the file');
+      const fd = openSync(data(dir), 'r+');
+      try {
+        for (let i = 0; i < 16; i++) {
+          // Inside the run of x's that every value ends with: the string stays a valid string.
+          const at = runs[Math.floor(rand() * runs.length)]! + 12 + Math.floor(rand() * 150);
+          writeSync(fd, Buffer.from([file[at]! ^ 1]), 0, 1, at);
         }
       } finally {
         closeSync(fd);

@@ -9,9 +9,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it } from 'node:test';
 import { open } from 'lmdb';
 import { createCache } from '../../src/index.js';
-import { MSGPACK_OPTIONS } from '../../src/core/codec.js';
+import { openEntries } from '../../src/tiers/lmdb-seal.js';
 import { startEngineWorker, type EngineWorker } from '../fixtures/engine-worker.js';
-import { startFaultWorker, type WorkerError } from '../fixtures/fault-worker.js';
+import { startFaultWorker, type FaultWorker, type WorkerError } from '../fixtures/fault-worker.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const PAYLOAD_BYTES = 64 * 1024;
@@ -29,8 +29,8 @@ interface FileContents {
 async function readFile(path: string): Promise<FileContents> {
   const root = open({ path, maxDbs: 12 });
   try {
-    // The entries database as the tier opens it: msgpackr with shared structures.
-    const entriesDb = root.openDB<unknown, string>('entries', { sharedStructuresKey: Symbol.for('herdcache.structures'), encoder: { ...MSGPACK_OPTIONS } } as Parameters<typeof root.openDB>[1]);
+    // The entries database as the tier opens it: sealed msgpackr records with shared structures.
+    const entriesDb = openEntries(root);
     const byAgeDb = root.openDB<number, [number, string]>('by-age', {});
     const changesDb = root.openDB<{ k?: string }, number>('change-log', {});
     const entries = new Map<string, number | 'corrupt'>();
@@ -53,6 +53,25 @@ async function readFile(path: string): Promise<FileContents> {
   } finally {
     await root.close();
   }
+}
+
+/**
+ * Sets ever smaller values until even a 16-byte write finds no room in the file; resolves with
+ * the keys that were written.
+ */
+async function fillToTheBrim(worker: FaultWorker): Promise<string[]> {
+  const written: string[] = [];
+  let full = false;
+  for (const bytes of [16 * 1024, 2 * 1024, 256, 16]) {
+    full = false;
+    for (let i = 0; i < 3_000 && !full; i++) {
+      const key = `fill-${bytes}-${i}`;
+      full = await worker.call({ op: 'set', key, bytes }).then(() => false, (err: WorkerError) => err.code === 'E_STORAGE');
+      if (!full) written.push(key);
+    }
+  }
+  assert.ok(full, 'the file filled up');
+  return written;
 }
 
 describe('faults with real processes', () => {
@@ -173,6 +192,38 @@ describe('faults with real processes', () => {
     });
   }
 
+  it('disk full: reads go on, writes reject with E_STORAGE, deletes and a clear that free space succeed, and writes resume by themselves', async (t) => {
+    const dir = tempDir('herdcache-full-delete');
+    const worker = await startFaultWorker({ path: dir.path }, 4_096);
+    t.after(async () => {
+      await worker.kill('SIGKILL');
+      dir.cleanup();
+    });
+    const filled = await fillToTheBrim(worker);
+    assert.ok(filled.length > 10, 'the file filled up');
+    const [first, second, ...rest] = filled as [string, string, ...string[]];
+    await assert.rejects(worker.call({ op: 'set', key: 'more', bytes: 16 * 1024 }), (err: WorkerError) => err.code === 'E_STORAGE', 'a write that does not fit is refused');
+    assert.ok(await worker.call({ op: 'getSync', key: second }) instanceof Uint8Array, 'reads go on');
+    await worker.call({ op: 'delete', key: first });
+    assert.equal(await worker.call({ op: 'getSync', key: first }), undefined, 'the delete took effect');
+    assert.equal(await worker.call({ op: 'get', key: first }), undefined);
+    await worker.call({ op: 'clear' });
+    assert.equal(await worker.call({ op: 'getSync', key: second }), undefined, 'the clear took effect');
+    assert.equal(await worker.call({ op: 'getSync', key: rest.at(-1)! }), undefined);
+    // The space the clear gave back is used again, with no restart and no call to anything.
+    await worker.call({ op: 'set', key: 'after', bytes: 16 * 1024 });
+    assert.ok(await worker.call({ op: 'getSync', key: 'after' }) instanceof Uint8Array, 'writes resumed');
+    const stats = (await worker.call({ op: 'stats' })) as { errors: number };
+    assert.ok(stats.errors >= 1, 'the refused writes were counted as tier errors');
+    await worker.call({ op: 'close' });
+    assert.deepEqual(await worker.exited, { code: 0, signal: null });
+    assert.deepEqual(worker.unhandled, []);
+    // lmdb-js's own reports of the failed commits arrived as tier errors, not on stderr. What is
+    // left is LMDB's C library's fprintf for a page it could not write, which no JavaScript sees.
+    const noise = worker.stderr().replace(/Write error: [^\n]*? position \d+, size \d+/g, '');
+    assert.equal(noise.trim(), '', 'nothing else on stderr');
+  });
+
   it('disk full: two processes computing one cold key under barrier() never compute it at the same time (the leases fall back to links that need no free space)', async (t) => {
     const dir = tempDir('herdcache-full-barrier');
     const a = await startFaultWorker({ path: dir.path, barrier: true }, 4_096);
@@ -182,15 +233,7 @@ describe('faults with real processes', () => {
       dir.cleanup();
     });
     // Fill the file up to its limit: then no commit, not even a lease's, finds room.
-    // Large values first, then ever smaller ones, until even a tiny write finds no room.
-    let full = false;
-    for (const bytes of [16 * 1024, 2 * 1024, 256, 16]) {
-      full = false;
-      for (let i = 0; i < 3_000 && !full; i++) {
-        full = await a.call({ op: 'set', key: `fill-${bytes}-${i}`, bytes }).then(() => false, (err: WorkerError) => err.code === 'E_STORAGE');
-      }
-    }
-    assert.ok(full, 'the file filled up');
+    assert.ok((await fillToTheBrim(a)).length > 0, 'the file filled up');
     type Run = { value: unknown; ran: boolean; startedAt?: number; endedAt?: number };
     for (let round = 0; round < 3; round++) {
       const runs = (await Promise.all([a, b].map((w) => w.call({ op: 'slowCompute', key: `cold${round}`, value: 'v', ms: 300 }, 20_000)))) as Run[];

@@ -13,6 +13,7 @@ import { propertyParams } from '../helpers/fc.js';
 import { tempDir } from '../helpers/tmp.js';
 import { cacheFor, TIER_CONFIGS, tiersFor } from './configs.js';
 import { modelValue } from './model.js';
+import { seal } from '../../src/tiers/lmdb-seal.js';
 
 function show(value: unknown): string {
   return inspect(value, { depth: 4, breakLength: Infinity });
@@ -24,29 +25,45 @@ const plainPackr = new Packr();
 type Garbage =
   | { kind: 'truncated'; keep: number }
   | { kind: 'bytes'; bytes: Uint8Array }
+  | { kind: 'sealed-bytes'; bytes: Uint8Array }
+  | { kind: 'bit-flip'; at: number; bit: number }
+  | { kind: 'other-key' }
   | { kind: 'not-a-record'; value: unknown }
   | { kind: 'bad-times' };
 
 /**
- * Bytes that are not an entry record: the real record cut short, a reserved msgpack byte
- * followed by noise, other msgpack values, a record whose fresh timeout is after its grand
- * timeout, random bytes. Random bytes starting with 0x40-0x7f are left out: those refer to the
- * shared structure of entry records, and a few of them decode to a valid (if odd) record.
+ * Bytes that are not the entry record of `k`: the real record cut short or with one bit flipped
+ * (most flips inside a value still decode, to another value), the record of another key filed
+ * under it (as a flipped bit in a key of a leaf page would), random bytes with or without a
+ * valid seal (with one, bytes 0x40-0x7f refer to the shared structure of entry records and a few
+ * decode to a valid-looking record), other msgpack values and a record whose fresh timeout is
+ * after its grand timeout, both sealed so that the record checks behind the seal are reached.
  */
 const garbage: fc.Arbitrary<Garbage> = fc.oneof(
   fc.nat({ max: 200 }).map((keep): Garbage => ({ kind: 'truncated', keep })),
+  fc.record({ at: fc.nat(), bit: fc.integer({ min: 0, max: 7 }) }).map(({ at, bit }): Garbage => ({ kind: 'bit-flip', at, bit })),
+  fc.constant<Garbage>({ kind: 'other-key' }),
   fc.uint8Array({ maxLength: 40 }).map((noise): Garbage => ({ kind: 'bytes', bytes: Uint8Array.from([0xc1, ...noise]) })),
-  fc.uint8Array({ maxLength: 40 }).filter((b) => b.length === 0 || b[0]! < 0x40 || b[0]! > 0x7f).map((bytes): Garbage => ({ kind: 'bytes', bytes })),
+  fc.uint8Array({ maxLength: 40 }).map((bytes): Garbage => ({ kind: 'bytes', bytes })),
+  fc.tuple(fc.integer({ min: 0x40, max: 0x7f }), fc.uint8Array({ maxLength: 40 })).map(([head, rest]): Garbage => ({ kind: 'sealed-bytes', bytes: Uint8Array.from([head, ...rest]) })),
   fc.jsonValue({ maxDepth: 2 }).map((value): Garbage => ({ kind: 'not-a-record', value })),
   fc.constant<Garbage>({ kind: 'bad-times' }),
 );
 
-function garbageBytes(g: Garbage, good: Buffer, now: number): Buffer {
+function garbageBytes(g: Garbage, good: Buffer, other: Buffer, now: number): Buffer {
   switch (g.kind) {
     case 'truncated': return good.subarray(0, g.keep % good.length);
+    case 'bit-flip': {
+      const flipped = Buffer.from(good);
+      const at = g.at % flipped.length;
+      flipped[at] = flipped[at]! ^ (1 << g.bit);
+      return flipped;
+    }
+    case 'other-key': return other;
     case 'bytes': return Buffer.from(g.bytes);
-    case 'not-a-record': return plainPackr.pack(g.value);
-    case 'bad-times': return plainPackr.pack({ value: 'v', storedAt: now, freshUntil: now + 1_000, staleUntil: now + 10, delta: 0 });
+    case 'sealed-bytes': return seal(g.bytes);
+    case 'not-a-record': return seal(plainPackr.pack(g.value));
+    case 'bad-times': return seal(plainPackr.pack({ value: 'v', storedAt: now, freshUntil: now + 1_000, staleUntil: now + 10, delta: 0 }));
   }
 }
 
@@ -62,9 +79,11 @@ describe('P18 faults', () => {
         fc.asyncProperty(modelValue, garbage, fc.constantFrom('L2' as const, 'L1+L2' as const), fc.boolean(), async (value, g, readerConfig, async) => {
           await writer.clear();
           await writer.set('k', value);
+          await writer.set('other', value);
           const good = entries.get('0::k');
-          assert.ok(Buffer.isBuffer(good), 'the record is stored under its storage key');
-          const bad = garbageBytes(g, good, clock());
+          const other = entries.get('0::other');
+          assert.ok(Buffer.isBuffer(good) && Buffer.isBuffer(other), 'the records are stored under their storage keys');
+          const bad = garbageBytes(g, good, other, clock());
           if (async) await entries.put('0::k', bad);
           else entries.putSync('0::k', bad);
           // lmdb-js renews a process's read snapshot on a timer: let it see the write.

@@ -248,9 +248,11 @@ describe('compute', () => {
       return new Promise<string>((_resolve, reject) => ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason as Error)));
     });
     await new Promise((resolve) => setImmediate(resolve));
+    // Observed before the close that rejects it, or the rejection would be unhandled meanwhile.
+    const rejected = assert.rejects(pending, { code: 'E_ABORTED' });
     await cache.close();
     assert.equal(signal?.aborted, true);
-    await assert.rejects(pending, { code: 'E_ABORTED' });
+    await rejected;
     const raw = open({ path, maxDbs: 12 });
     assert.equal(raw.openDB('entries', { encoding: 'binary' }).getBinary('0::slow'), undefined);
     await raw.close();

@@ -17,6 +17,7 @@ import {
 } from '../../src/index.js';
 import { manualClock } from '../helpers/clock.js';
 import { tempDir } from '../helpers/tmp.js';
+import { keySeal, seal } from '../../src/tiers/lmdb-seal.js';
 import { writeRaw } from '../helpers/lmdb-raw.js';
 
 const CONFIGS = ['L1', 'L2', 'L1+L2'] as const;
@@ -303,10 +304,11 @@ describe('values', () => {
 
   it('no prototype pollution from a __proto__ key written straight into the file', async (t) => {
     const { cache, path } = harness(t, 'L2');
-    // Encoded by a msgpackr of the same settings but outside the cache, so storable.ts never saw it.
+    // Encoded by a msgpackr of the same settings but outside the cache, so storable.ts never saw
+    // it, and sealed as the tier seals its records, so that it is read.
     const foreign = new Packr({ moreTypes: true });
-    const record = JSON.parse('{"value":{"__proto__":{"polluted":true},"ok":1},"storedAt":0,"freshUntil":1e300,"staleUntil":1e300,"delta":0}') as unknown;
-    await writeRaw(path, '0::evil', foreign.pack(record));
+    const record = JSON.parse(`{"value":{"__proto__":{"polluted":true},"ok":1},"storedAt":0,"freshUntil":1e300,"staleUntil":1e300,"delta":0,"kh":${keySeal('0::evil')}}`) as unknown;
+    await writeRaw(path, '0::evil', seal(foreign.pack(record)));
     const read = await cache.get<Record<string, unknown>>('evil');
     assert.ok(read !== undefined);
     assert.equal(read['ok'], 1);

@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it, type TestContext } from 'node:test';
+import { open, type DatabaseOptions } from 'lmdb';
 import { makeEntry } from '../../src/core/entry.js';
 import { createCache, InvalidKeyError, lmdbTier, memoryTier, StorageError, type Cache, type Tier, type TierReport } from '../../src/index.js';
 import { acquireEnvironment, releaseEnvironment } from '../../src/tiers/lmdb-env.js';
@@ -231,6 +232,25 @@ describe('lmdbTier: environment', () => {
     assert.match(first ?? '', /^[0-9a-z]+$/);
     assert.equal(await siteOf(dir.path), first);
     assert.notEqual(await siteOf(other.path), first);
+  });
+});
+
+describe('lmdbTier: record layout', () => {
+  it('a file written with unsealed records (the layout before seals) is emptied when first opened, and then works', async (t) => {
+    const dir = tempDir('herdcache-lmdb-layout');
+    t.after(dir.cleanup);
+    // The old layout: msgpackr records with shared structures and no seal, no format mark.
+    const old = open({ path: dir.path, maxDbs: 12 });
+    const oldEntries = old.openDB<unknown, string>('entries', { sharedStructuresKey: Symbol.for('herdcache.structures'), encoder: { moreTypes: true } } as DatabaseOptions);
+    const record = { value: 'old', storedAt: T0, freshUntil: T0 + 60_000, staleUntil: T0 + 60_000, delta: 0, v: 1 };
+    await oldEntries.put('0::k', record);
+    await old.close();
+    const cache = createCache({ tiers: [lmdbTier({ path: dir.path, sweepInterval: NO_AUTO_SWEEP })], clock: manualClock(T0), ttl: 60_000 });
+    t.after(() => cache.close());
+    assert.equal(cache.getSync('k'), undefined, 'the old record is gone, not read');
+    assert.equal(cache.stats().corrupt, 0, 'dropped on open, not met one by one as corrupt');
+    await cache.set('k', 'new');
+    assert.equal(cache.getSync('k'), 'new');
   });
 });
 
