@@ -38,7 +38,10 @@ export function lmdbLeaseStore(open: () => LmdbEnvironment, clock: Clock, announ
       });
     },
     holder(key) {
-      const current = open().leases.get(key);
+      // A fresh snapshot: a waiter, or the link fallback's check, must see the latest commit.
+      const env = open();
+      env.root.resetReadTxn();
+      const current = env.leases.get(key);
       return current !== undefined && current.expiresAt > clock() ? { key, ...current } : undefined;
     },
   };
@@ -49,26 +52,44 @@ export function lmdbLeaseStore(open: () => LmdbEnvironment, clock: Clock, announ
  * that a full disk keeps one compute per key on the machine instead of one per process. A holder
  * in either store refuses a caller of the other; a release goes to both.
  *
+ * Two processes can take the key in the two stores at once: one whose commit still found a page,
+ * one whose commit did not. So each takes its lease first and looks at the other store after:
+ * of two that overlap, at least one sees the other and gives its lease back (both may, and then
+ * both wait and try again, as any refused caller does).
+ *
  * @example
  * ```ts
  * const leases = withLinkFallback(lmdbLeaseStore(open, clock, announce), linkLeaseStore(dir, clock), (error) => report(error));
  * ```
  */
 export function withLinkFallback(file: LeaseStore, links: LeaseStore, onFallback: (error: unknown) => void, canFallBack: () => boolean = () => true): LeaseStore {
+  const giveBack = async (store: LeaseStore, key: string, token: string): Promise<void> => {
+    // A lease that cannot be given back (the file is full) expires by itself.
+    await store.release(key, token).catch(() => false);
+  };
   return {
     scope: 'machine',
     async acquire(key, token, ttl) {
       const linked = await links.holder(key);
       if (linked !== undefined) return { acquired: false, holder: linked };
+      let grant: LeaseGrant;
       try {
-        return await file.acquire(key, token, ttl);
+        grant = await file.acquire(key, token, ttl);
       } catch (error) {
         if (!canFallBack()) throw error;
         onFallback(error);
+        const viaLink = await links.acquire(key, token, ttl);
+        if (!viaLink.acquired) return viaLink;
         const held = await file.holder(key);
-        if (held !== undefined) return { acquired: false, holder: held };
-        return links.acquire(key, token, ttl);
+        if (held === undefined) return viaLink;
+        await giveBack(links, key, token);
+        return { acquired: false, holder: held };
       }
+      if (!grant.acquired) return grant;
+      const linkedMeanwhile = await links.holder(key);
+      if (linkedMeanwhile === undefined) return grant;
+      await giveBack(file, key, token);
+      return { acquired: false, holder: linkedMeanwhile };
     },
     async release(key, token) {
       const [fromLinks, fromFile] = await Promise.allSettled([links.release(key, token), file.release(key, token)]);

@@ -7,10 +7,11 @@ import { acquireEnvironment, countEntries, releaseEnvironment, transact, type Lm
 import { lmdbLeaseStore, withLinkFallback } from './lmdb-leases.js';
 import { linkLeaseStore } from './lmdb-link-leases.js';
 import { sweepEnvironment } from './lmdb-sweep.js';
-import { keepReserve, releaseReserve } from './lmdb-room.js';
+import { keepReserve } from './lmdb-room.js';
 import { captureLmdbOutput } from './lmdb-console.js';
 import { admits, currentVersion, isStoredUnder, recordChange, stampOf, storedEntry, storedRecord } from './lmdb-versions.js';
-import { rebuildStructures, structuresReadable, upgradeRecordFormat } from './lmdb-structures.js';
+import { upgradeRecordFormat } from './lmdb-structures.js';
+import { commit, isMapFull, type CommitContext } from './lmdb-commit.js';
 
 import { INDEX_KEY_OVERHEAD, LMDB_MAX_KEY_BYTES, resolveLmdbOptions, type LmdbTierOptions } from './lmdb-options.js';
 
@@ -250,16 +251,6 @@ class LmdbTier implements Tier {
     return undefined;
   }
 
-  /**
-   * Reads after a write of this process see it: lmdb-js keeps the read snapshot it had, which may
-   * predate the commit, and a read from it would copy the value this write replaced into memory,
-   * where nothing drops it again (a process does not hear its own changes).
-   */
-  private seeOwnWrite<T>(env: LmdbEnvironment, result: T): T {
-    env.root.resetReadTxn();
-    return result;
-  }
-
   private async write<T>(key: string | undefined, operation: string, action: (env: LmdbEnvironment) => T): Promise<T> {
     const env = this.open();
     // Checked here, before anything is queued: LMDB would only refuse the key inside the commit.
@@ -267,34 +258,15 @@ class LmdbTier implements Tier {
       throw new InvalidKeyError(`the storage key is ${Buffer.byteLength(key)} bytes long, over the LMDB tier's limit of ${this.maxKeyBytes} bytes: hash long keys`, key.slice(0, 64));
     }
     try {
-      return this.seeOwnWrite(env, await transact(env.entries, () => action(env)));
-    } catch (failure) {
-      let error = failure;
-      // A delete or clear makes room: on a full disk it may use the reserve kept for it.
-      if ((operation === 'delete' || operation === 'clear') && this.env === env && (await releaseReserve(env))) {
-        try {
-          return this.seeOwnWrite(env, await transact(env.entries, () => action(env)));
-        } catch (again) {
-          error = again;
-        }
-      }
-      // A garbled structures record fails every write: rebuild it and try once more.
-      if (!isMapFull(error) && this.env === env && !structuresReadable(env)) {
-        try {
-          const dropped = await rebuildStructures(env, this.instance, this.host.clock());
-          this.host.report({ type: 'error', operation: 'rebuild-structures', error: new StorageError(this.name, `the shared structures record was garbled: rebuilt it and dropped the ${dropped} entries encoded against it`, { cause: failure }) });
-          return this.seeOwnWrite(env, await transact(env.entries, () => action(env)));
-        } catch (again) {
-          error = again;
-        }
-      }
-      this.host.report({ type: 'error', operation, error });
-      if (isMapFull(error)) void this.sweep();
-      throw new StorageError(this.name, `${operation} could not be committed${isMapFull(error) ? ' (the map is full: raise maxBytes)' : ''}`, {
-        ...(key === undefined ? {} : { key }),
-        cause: error,
-      });
+      return await commit(env, operation, key, action, this.commitContext(env));
+    } catch (error) {
+      if (isMapFull((error as { cause?: unknown }).cause)) void this.sweep();
+      throw error;
     }
+  }
+
+  private commitContext(env: LmdbEnvironment): CommitContext {
+    return { report: (r) => this.host.report(r), origin: this.instance, clock: () => this.host.clock(), stillOpen: () => this.env === env };
   }
 
   private pollChanges(): void {
@@ -324,8 +296,4 @@ class LmdbTier implements Tier {
 function versionOf(entry: CacheEntry): { version?: number } {
   const v = (entry as { v?: unknown }).v;
   return typeof v === 'number' ? { version: v } : {};
-}
-
-function isMapFull(error: unknown): boolean {
-  return error instanceof Error && /MDB_MAP_FULL|map full|MDB_MAP_RESIZED/i.test(error.message);
 }
