@@ -1,8 +1,12 @@
 // The package as a user gets it: `npm pack`, install the tarball in an empty folder, and
 // `import { createCache } from 'herdcache'` from a plain .mjs file works.
+//
+// `npm pack` runs the prepare script, which builds dist/. It runs in a copy of the project (its
+// sources, manifest and build settings, node_modules linked), so that the build it proves writes
+// the copy's dist/, never the dist/ that the other test files, running meanwhile, import.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -41,11 +45,18 @@ it('npm pack, install in an empty folder, import from plain Node ESM', { timeout
   const packDir = join(work, 'pack');
   const consumer = join(work, 'consumer');
   const cacheDir = join(work, 'cache-dir');
+  const project = join(work, 'project');
   mkdirSync(packDir);
   mkdirSync(consumer);
+  mkdirSync(project);
+  for (const entry of ['package.json', 'package-lock.json', 'README.md', 'tsconfig.json', 'tsconfig.build.json', 'src']) {
+    if (existsSync(join(ROOT, entry))) cpSync(join(ROOT, entry), join(project, entry), { recursive: true });
+  }
+  symlinkSync(join(ROOT, 'node_modules'), join(project, 'node_modules'), 'dir');
 
-  // `npm pack` runs the prepare script (the build) first.
-  const pack = await run('npm', ['pack', '--json', '--pack-destination', packDir], ROOT);
+  // `npm pack` runs the prepare script (the build) first, here into the copy's own dist/.
+  const pack = await run('npm', ['pack', '--json', '--pack-destination', packDir], project);
+  assert.ok(existsSync(join(project, 'dist', 'src', 'index.js')), 'the prepare script built the copy');
   assert.ok(pack.ok, `npm pack failed:\n${pack.stderr}`);
   const [info] = JSON.parse(pack.stdout.slice(pack.stdout.indexOf('['))) as Array<{ filename: string; files: Array<{ path: string }> }>;
   assert.ok(info !== undefined);

@@ -366,7 +366,7 @@ test('writes lost and found in an outage: sets that reached only this machine wh
     assert.equal(outcome.code, 'E_STORAGE', `the set of ${key}=${last} is refused by the open circuit`);
   }
   r.server.thaw();
-  await eventually(2_000, async () => (await status(m1)).circuit === 'closed', 50);
+  assert.ok(await eventually(10_000, async () => (await status(m1)).circuit === 'closed', 50), "machine 1's circuit closed once Redis answered");
 
   const replaced = (key: keyof typeof keys, value: unknown): boolean => value === keys[key].old || (keys[key].lost as readonly unknown[]).includes(value);
   const stale = (key: keyof typeof keys, x: Reads): boolean => replaced(key, x.get) || replaced(key, x.getSync);

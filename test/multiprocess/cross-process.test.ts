@@ -86,13 +86,14 @@ describe('cross-process visibility', () => {
 
   it('a clear in A drops the copies in B of A\'s namespace only', async (t) => {
     const dir = tempDir('herdcache-xproc-clear');
-    const [a, b, other] = await Promise.all([
+    const [a, b, other, otherWriter] = await Promise.all([
       startEngineWorker({ path: dir.path, namespace: 'app' }),
       startEngineWorker({ path: dir.path, namespace: 'app' }),
       startEngineWorker({ path: dir.path, namespace: 'app:x' }),
+      startEngineWorker({ path: dir.path, namespace: 'app:x' }),
     ]);
     t.after(async () => {
-      await Promise.all([a.kill('SIGKILL'), b.kill('SIGKILL'), other.kill('SIGKILL')]);
+      await Promise.all([a.kill('SIGKILL'), b.kill('SIGKILL'), other.kill('SIGKILL'), otherWriter.kill('SIGKILL')]);
       dir.cleanup();
     });
     await a.call({ op: 'set', key: 'x:k', value: 1 });
@@ -101,8 +102,10 @@ describe('cross-process visibility', () => {
     await heldInL1(other, 'k', 2);
     await a.call({ op: 'clear' });
     await seen(b, 'x:k', undefined);
-    // Give the other namespace's process time to (wrongly) react, then check it did not.
-    await sleep(100);
+    // A change committed after the clear: once the other namespace's process has seen it, its
+    // poll of the change log has gone past the clear, and it had its chance to (wrongly) react.
+    await otherWriter.call({ op: 'set', key: 'after-clear', value: 3 });
+    await seen(other, 'after-clear', 3);
     const hits = await memoryHits(other);
     assert.equal(await other.call({ op: 'getSync', key: 'k' }), 2);
     assert.equal(await memoryHits(other), hits + 1, 'its memory copy survived the clear of another namespace');

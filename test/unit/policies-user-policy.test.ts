@@ -118,7 +118,7 @@ describe('a user-written policy through the public contract', () => {
     }
   });
 
-  it('negative caching composed with barrier: concurrent callers share one compute and then the cached failure', async () => {
+  it('negative caching composed with barrier: a failure computed under the lease is remembered, and the next caller gets it without computing', async () => {
     const clock = manualClock();
     const dir = tempDir('policies-user');
     dirs.push(dir);

@@ -53,13 +53,21 @@ describe('local copies after an invalidation from Redis', { skip: redisSkip() },
         await Promise.all([redis.ready(), other.ready()]);
         await other.set('0::k', makeEntry('old', Date.now(), 60_000, 60_000, 0), -1);
         assert.equal(await cache.get('k'), 'old');
-        await delay(50); // the promotion into LMDB has committed
+        // Read until the copy into LMDB stays (the news of the set of 'old' may drop the first one).
+        for (let i = 0; i < 400 && (await storedValue(dir.path, 'k')) !== 'old'; i++) {
+          assert.equal(await cache.get('k'), 'old');
+          await delay(5);
+        }
+        assert.equal(await storedValue(dir.path, 'k'), 'old', 'the promotion into LMDB has committed');
         readsInWindow.length = 0; // reads after the change of 'old' itself are not the point
         await other.set('0::k', makeEntry('new', Date.now(), 60_000, 60_000, 0), -1);
         const deadline = Date.now() + 2_000;
         while (readsInWindow.length === 0 && Date.now() < deadline) await delay(5);
         assert.equal(readsInWindow.length, 1, 'the change arrived');
-        await delay(200);
+        // The drop of the LMDB copy commits after the memory drop and the read in the window:
+        // once it has, a read in the window that brought 'old' back would show here.
+        for (let i = 0; i < 400 && (await storedValue(dir.path, 'k')) === 'old'; i++) await delay(5);
+        assert.notEqual(await storedValue(dir.path, 'k'), 'old', "the change dropped the machine's LMDB copy");
         assert.notEqual(cache.getSync('k'), 'old', 'the old value came back into memory and stayed there');
         assert.equal(await cache.get('k'), 'new');
       } finally {
@@ -98,7 +106,10 @@ describe('local copies after an invalidation from Redis', { skip: redisSkip() },
       await writer.cache.set('k', 'new');
       // The neighbour hears it twice (LMDB change log, Redis message), the remote machine once.
       await until(() => neighbour.cache.stats().invalidations >= heard.neighbour + 2 && remote.cache.stats().invalidations >= heard.remote + 1, 'the change reached both', 2_000);
-      await delay(100); // a drop would have committed by now
+      // A drop is a write of the process that heard the change; a later write of each commits
+      // after it (one process's transactions commit in order), so any drop has committed now.
+      await neighbour.cache.set('marker', 1);
+      await remote.cache.set('marker', 1);
       assert.equal(await storedValue(here.path, 'k'), 'new', "the writer's new value stays in its machine's LMDB");
       assert.equal(await storedValue(there.path, 'k'), undefined, "the remote machine's old copy was dropped");
       assert.equal(await neighbour.cache.get('k'), 'new');
