@@ -679,8 +679,6 @@ export class Cache implements CallEngine, HostEngine {
         this.counters.errors++;
         this.events.emit('tier-error', { tier, operation: report.operation, error: report.error });
         break;
-      case 'reader-slots-cleared':
-        break;
     }
   }
 }

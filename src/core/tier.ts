@@ -34,8 +34,7 @@ export type TierReport =
   | { readonly type: 'corrupt'; readonly key: string }
   | { readonly type: 'corrupt-file'; readonly path: string; readonly reason: string; readonly quarantinedTo: string }
   | { readonly type: 'evict'; readonly key: string; readonly cause: 'size' | 'expired' }
-  | { readonly type: 'error'; readonly operation: string; readonly error: unknown }
-  | { readonly type: 'reader-slots-cleared'; readonly count: number };
+  | { readonly type: 'error'; readonly operation: string; readonly error: unknown };
 
 /**
  * What the owning cache gives a tier when it attaches it.

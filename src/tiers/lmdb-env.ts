@@ -37,8 +37,6 @@ export interface LmdbEnvironment {
   readonly reserve: Database<Buffer, string>;
   /** Named strings kept for the tiers above (see Checkpoints in src/core/tier.ts). */
   readonly checkpoints: Database<string, string>;
-  /** Reader slots of dead processes cleared when this process opened the file. */
-  readonly staleReadersCleared: number;
   /** What the probe found when this process first opened the path, if it moved a damaged file aside. */
   readonly fileFinding: FileFinding | undefined;
   /** A random id written into the file when it was created: every process that opens it reads the same. */
@@ -113,7 +111,7 @@ export function acquireEnvironment(path: string, mapSize: number, maxBytes?: num
   } catch (error) {
     throw new StorageError('lmdb', `cannot open the LMDB environment in ${absolute}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
   }
-  const staleReadersCleared = root.readerCheck();
+  // Reader slots left by dead processes: lmdb-js's open() clears them itself (mdb_reader_check).
   const meta = root.openDB<number, string>('meta', {});
   const env: LmdbEnvironment = {
     path: absolute,
@@ -127,7 +125,6 @@ export function acquireEnvironment(path: string, mapSize: number, maxBytes?: num
     meta,
     checkpoints: root.openDB<string, string>('checkpoints', {}),
     reserve: root.openDB<Buffer, string>('reserve', { encoding: 'binary' }),
-    staleReadersCleared,
     fileFinding: finding,
     site: siteOf(meta, root),
   };

@@ -77,13 +77,13 @@ class LmdbTier implements Tier {
     if (this.attached) throw new StorageError(this.name, 'this LMDB tier is already attached to a cache: create one tier per cache (caches on one path share its file)');
     this.attached = true;
     this.host = host;
-    // Map twice the bound so that the sweep has room to work before LMDB reports the map full.
+    // The initial map: lmdb-js grows it by itself when it fills (64-bit builds), so maxBytes, which
+    // the sweep keeps, bounds the file, not the map.
     const env = acquireEnvironment(this.path, Math.max(this.maxBytes * 2, 16 * 1024 * 1024), this.maxBytes);
     this.env = env;
     this.stopCapture = captureLmdbOutput((error) => host.report({ type: 'error', operation: 'lmdb-output', error }));
     // A file of an older record layout is emptied: its records would only read as corrupt.
     upgradeRecordFormat(env, this.instance, host.clock());
-    if (env.staleReadersCleared > 0) host.report({ type: 'reader-slots-cleared', count: env.staleReadersCleared });
     const finding = env.fileFinding;
     // Reported after the cache is built, so that listeners added right after createCache hear it.
     if (finding !== undefined) queueMicrotask(() => host.report({ type: 'corrupt-file', path: env.path, ...finding }));

@@ -40,6 +40,12 @@ export class RepairQueue {
     this.keys.delete(key);
   }
 
+  /** Whether `target` still waits to be repaired. */
+  has(target: RepairTarget): boolean {
+    if (this.overflowed) return 'prefix' in target && target.prefix === '';
+    return 'key' in target ? this.keys.has(target.key) : this.prefixes.has(target.prefix);
+  }
+
   /** What to repair now: every prefix ('' alone after an overflow), then every key. */
   pending(): RepairTarget[] {
     if (this.overflowed) return [{ prefix: '' }];

@@ -445,7 +445,12 @@ class RedisTierImpl implements RedisTier {
   // ---- commands ----
 
   /** See {@link CommandRunner}. */
-  private async run<T>(operation: string, key: string | undefined, action: (client: Redis) => Promise<T>): Promise<T> {
+  /**
+   * Runs one command under the breaker and the command timeout. `settles` names the key a write
+   * made on Redis: its older failed write needs no repair, and that is noted before the repairs
+   * this success starts take their list, or they would delete the value just written.
+   */
+  private async run<T>(operation: string, key: string | undefined, action: (client: Redis) => Promise<T>, settles?: string): Promise<T> {
     const keyOption = key === undefined ? {} : { key };
     if (this.closed) throw new StorageError(this.name, `${operation}: the Redis tier is closed`, keyOption);
     if (!this.attached) throw new StorageError(this.name, `${operation}: the Redis tier is not attached to a cache`, keyOption);
@@ -461,6 +466,7 @@ class RedisTierImpl implements RedisTier {
     try {
       const result = await withTimeout(action(client), this.options.commandTimeout);
       this.breaker.succeeded();
+      if (settles !== undefined) this.repairs.settled(settles);
       if (this.repairs.size > 0) this.scheduleRepairs();
       return result;
     } catch (error) {
@@ -493,9 +499,7 @@ class RedisTierImpl implements RedisTier {
   private async write<T>(operation: string, change: { key: string } | { prefix: string }, action: (client: Redis) => Promise<T>): Promise<T> {
     this.guard.changed(change);
     try {
-      const result = 'key' in change ? await this.run(operation, change.key, action) : await action(this.cmd!);
-      if ('key' in change) this.repairs.settled(change.key);
-      return result;
+      return 'key' in change ? await this.run(operation, change.key, action, change.key) : await action(this.cmd!);
     } catch (error) {
       // A refusal by Redis itself (a script error) changed nothing there: no repair needed.
       if (!isReplyError((error as { cause?: unknown }).cause)) this.repairs.add(change);
@@ -528,6 +532,10 @@ class RedisTierImpl implements RedisTier {
     this.repairing = true;
     try {
       for (const target of this.repairs.pending()) {
+        // Looked at again just before it is sent: a write of the key that reached Redis while
+        // earlier repairs ran settled it. One sent after this goes over the same connection,
+        // after the repair, so Redis applies it last.
+        if (!this.repairs.has(target)) continue;
         await this.repairOne(target);
         this.repairs.done(target);
       }

@@ -152,13 +152,10 @@ describe('Redis outages end to end', { skip: redisSkip() }, () => {
     assert.equal(await cache.get('from-other'), 'o');
   });
 
-  // KNOWN SRC BUG (todo: node:test runs it and reports it without failing the run). A set that
-  // failed on Redis queues a repair of its key (src/tiers/redis-repairs.ts). When a later set of
-  // the same key succeeds, RedisTierImpl.run() calls scheduleRepairs() before write() marks the
-  // key settled, so the repair pass snapshots the key and deletes the value just written: a set
-  // that resolved is gone from Redis (the writer's machine keeps it locally, every other machine
-  // misses). The repair is not conditional on the version it was queued for. Remove the todo once it passes.
-  it('a set that succeeds once Redis is back is not deleted by the repair of an earlier failed set of the same key', { todo: 'src bug: the repair of a failed set deletes a later successful set of the key' }, async (t) => {
+  // A set that failed on Redis queues a repair of its key (src/tiers/redis-repairs.ts); a later
+  // set of the key that succeeds settles it before the repairs it starts take their list, and
+  // each repair looks again just before it is sent.
+  it('a set that succeeds once Redis is back is not deleted by the repair of an earlier failed set of the same key', async (t) => {
     const redis = redisTier({ url: server.url, keyPrefix: 'repair-race:', commandTimeout: 200, breaker: { failures: 3, cooldown: 500 } });
     const cache = createCache({ tiers: [memoryTier(), lmdbTier({ path: machine() }), redis] });
     const other = redisTier({ url: server.url, keyPrefix: 'repair-race:' });
