@@ -31,6 +31,12 @@ export class CacheModel {
     return entry !== undefined && this.now() < entry.freshUntil;
   }
 
+  /** Whether the key was written (and neither deleted nor cleared since) but is no longer fresh. */
+  hasExpired(key: string): boolean {
+    const entry = this.entries.get(key);
+    return entry !== undefined && this.now() >= entry.freshUntil;
+  }
+
   write(key: string, value: unknown, ttl = this.ttl): void {
     this.entries.set(key, { value, freshUntil: this.now() + ttl });
   }
