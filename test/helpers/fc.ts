@@ -1,13 +1,114 @@
+import assert from 'node:assert/strict';
+import { randomInt } from 'node:crypto';
 import type { Parameters } from 'fast-check';
+
+/** The seed `npm test` uses: every default run is the same run. */
+const FIXED_SEED = 424242;
+
+let seed: number | undefined;
+
+/** HERDCACHE_PROPERTY_RUNS as a number of runs, when it is set (`npm run test:deep`). */
+function runsFromEnvironment(): number | undefined {
+  return Number(process.env['HERDCACHE_PROPERTY_RUNS'] ?? '') || undefined;
+}
+
+/**
+ * The seed of this process's properties. HERDCACHE_SEED when it is given; else, when
+ * HERDCACHE_PROPERTY_RUNS is set (`npm run test:deep`), a random seed, printed once to stdout
+ * and put in HERDCACHE_SEED so that child processes started afterwards use it too; else a
+ * fixed seed, so that `npm test` is deterministic.
+ */
+export function propertySeed(): number {
+  if (seed !== undefined) return seed;
+  const text = process.env['HERDCACHE_SEED'];
+  if (text !== undefined && text !== '') {
+    seed = Number(text);
+    assert.ok(Number.isSafeInteger(seed), `HERDCACHE_SEED must be an integer, got ${text}`);
+    return seed;
+  }
+  const runs = runsFromEnvironment();
+  if (runs === undefined) return (seed = FIXED_SEED);
+  seed = randomInt(-(2 ** 31), 2 ** 31);
+  process.env['HERDCACHE_SEED'] = String(seed);
+  // stdout, not stderr: some tests count stderr output as a failure.
+  console.log(`property seed ${seed} (random); replay with HERDCACHE_SEED=${seed} HERDCACHE_PROPERTY_RUNS=${runs}`);
+  return seed;
+}
 
 /**
  * Property run settings: a fixed seed and few runs by default so `npm test` is fast and
- * replayable; HERDCACHE_PROPERTY_RUNS and HERDCACHE_SEED widen or change them
- * (`npm run test:deep`). A failure prints its seed and path for replay.
+ * replayable; HERDCACHE_PROPERTY_RUNS widens them and, unless HERDCACHE_SEED is given, draws a
+ * random seed that it prints (`npm run test:deep`). A failure prints its seed and path for replay.
  */
 export function propertyParams<T>(overrides: Parameters<T> = {}): Parameters<T> {
-  const runs = Number(process.env['HERDCACHE_PROPERTY_RUNS'] ?? '') || undefined;
-  const seedText = process.env['HERDCACHE_SEED'];
-  const seed = seedText === undefined || seedText === '' ? 424242 : Number(seedText);
-  return { seed, verbose: 1, ...overrides, ...(runs === undefined ? {} : { numRuns: runs }) };
+  const runs = runsFromEnvironment();
+  return { seed: propertySeed(), verbose: 1, ...overrides, ...(runs === undefined ? {} : { numRuns: runs }) };
+}
+
+/** Where a test prints its diagnostics (node:test's `t`). */
+export interface DiagnosticSink {
+  diagnostic(message: string): void;
+}
+
+/**
+ * How many runs of a property exercised each of its interesting cases. A run that checks
+ * nothing is counted, not hidden: `check` prints the counts and fails when a case was reached
+ * in fewer runs than its stated share.
+ *
+ * @example
+ * ```ts
+ * const seen = coverage('P4 sweep');
+ * // in each run:
+ * seen.run({ 'over maxBytes before the sweep': used > maxBytes });
+ * // after fc.assert:
+ * seen.check(t, { 'over maxBytes before the sweep': 1 });
+ * ```
+ */
+export class Coverage {
+  private runs = 0;
+  private readonly counts = new Map<string, number>();
+
+  constructor(readonly property: string) {}
+
+  /** Counts one run, and each case that this run exercised. */
+  run(cases: Readonly<Record<string, boolean>>): void {
+    this.runs++;
+    for (const [name, exercised] of Object.entries(cases)) this.counts.set(name, (this.counts.get(name) ?? 0) + (exercised ? 1 : 0));
+  }
+
+  /** How many runs exercised `name` so far. */
+  count(name: string): number {
+    return this.counts.get(name) ?? 0;
+  }
+
+  /** Runs counted so far. */
+  total(): number {
+    return this.runs;
+  }
+
+  /**
+   * Prints each case's count through `t.diagnostic`, then asserts that each case named in
+   * `minimum` was exercised in at least that share of the runs (1: every run; a share above 0
+   * also needs at least one run).
+   */
+  check(t: DiagnosticSink, minimum: Readonly<Record<string, number>>): void {
+    for (const name of new Set([...this.counts.keys(), ...Object.keys(minimum)])) {
+      const share = minimum[name];
+      t.diagnostic(`${this.property}: ${this.count(name)} of ${this.runs} runs ${name}${share === undefined ? '' : ` (at least ${formatShare(share)} required)`}`);
+    }
+    assert.ok(this.runs > 0, `${this.property}: no run was counted`);
+    for (const [name, share] of Object.entries(minimum)) {
+      const needed = Math.max(share > 0 ? 1 : 0, Math.ceil(share * this.runs));
+      assert.ok(this.count(name) >= needed, `${this.property}: only ${this.count(name)} of ${this.runs} runs ${name}, fewer than the ${needed} required (${formatShare(share)})`);
+    }
+  }
+}
+
+function formatShare(share: number): string {
+  return share >= 1 ? 'every run' : `${Math.round(share * 100)}%`;
+}
+
+/** A {@link Coverage} counter for one property. */
+export function coverage(property: string): Coverage {
+  return new Coverage(property);
 }

@@ -8,10 +8,14 @@ import fc from 'fast-check';
 import type { Cache } from '../../src/index.js';
 import type { ManualClock } from '../helpers/clock.js';
 
-/** What the model remembers of one key: the value and the first instant it is no longer fresh. */
+/**
+ * What the model remembers of one key: the value, the first instant it is no longer fresh, and
+ * the first instant no tier may hold it any more (its grand timeout: written at + maxAge).
+ */
 interface ModelEntry {
   readonly value: unknown;
   readonly freshUntil: number;
+  readonly keptUntil: number;
 }
 
 /** A Map with expiry: the whole specification of get/set/delete/compute/clear under traditional TTL. */
@@ -31,8 +35,20 @@ export class CacheModel {
     return entry !== undefined && this.now() < entry.freshUntil;
   }
 
-  write(key: string, value: unknown, ttl = this.ttl): void {
-    this.entries.set(key, { value, freshUntil: this.now() + ttl });
+  /** Whether the key was written (and neither deleted nor cleared since) but is no longer fresh. */
+  hasExpired(key: string): boolean {
+    const entry = this.entries.get(key);
+    return entry !== undefined && this.now() >= entry.freshUntil;
+  }
+
+  /** The last value written for the key and its grand timeout, unless deleted or cleared since. */
+  written(key: string): { readonly value: unknown; readonly keptUntil: number } | undefined {
+    return this.entries.get(key);
+  }
+
+  /** A write now; `maxAge` is the grand timeout the write asked for (none: the ttl). */
+  write(key: string, value: unknown, ttl = this.ttl, maxAge = ttl): void {
+    this.entries.set(key, { value, freshUntil: this.now() + ttl, keptUntil: this.now() + maxAge });
   }
 
   delete(key: string): void {
@@ -112,16 +128,17 @@ export class SetCommand implements CacheCommand {
   check = (): boolean => true;
   async run(model: CacheModel, real: RealSystem): Promise<void> {
     const ttl = this.ttl ?? model.ttl;
+    const maxAge = ttl * this.maxAgeFactor;
     const options = {
       ...(this.ttl === undefined ? {} : { ttl }),
       // A longer grand timeout keeps stale copies on the tiers: they must still never be read.
-      ...(this.maxAgeFactor === 1 ? {} : { maxAge: ttl * this.maxAgeFactor }),
+      ...(this.maxAgeFactor === 1 ? {} : { maxAge }),
     };
     // A copy: the command may run again while fast-check shrinks, and it scribbles on what it passed.
     const passed = copyOf(this.value);
     await real.cache.set(this.key, passed, options);
     scribble(passed);
-    model.write(this.key, this.value, ttl);
+    model.write(this.key, this.value, ttl, maxAge);
     await after(real);
   }
   toString = (): string => `set(${this.key}, ${show(this.value)}, ttl ${this.ttl ?? 'default'}, maxAge ttl*${this.maxAgeFactor})`;

@@ -14,6 +14,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { propertySeed } from '../helpers/fc.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const WORKER = fileURLToPath(new URL('../fixtures/hostile-worker.js', import.meta.url));
@@ -43,6 +44,8 @@ describe('P20 hostile inputs', () => {
     try {
       const reportFile = join(dir.path, 'report.json');
       const progressFile = join(dir.path, 'progress.txt');
+      // Resolved here, so that a random seed (test:deep) is printed by this file and the child inherits it.
+      const seed = propertySeed();
       const child = spawn(process.execPath, [WORKER], {
         // Whatever a relative path would create lands in the temporary directory.
         cwd: dir.path,
@@ -70,7 +73,7 @@ describe('P20 hostile inputs', () => {
         }
       };
       if (killed) assert.fail(`the property did not finish within ${LIMIT_MS} ms; the last call started was ${lastCall()}`);
-      if (signal !== null) assert.fail(`the property's process was killed by ${signal} during ${lastCall()} (seed ${process.env['HERDCACHE_SEED'] ?? 'default'})\nstderr: ${stderr}`);
+      if (signal !== null) assert.fail(`the property's process was killed by ${signal} during ${lastCall()} (seed ${seed})\nstderr: ${stderr}`);
       let report: Report;
       try {
         report = JSON.parse(readFileSync(reportFile, 'utf8')) as Report;

@@ -62,8 +62,8 @@ function applyToModel(held: Held[], s: Step, maxEntries: number, maxSize: number
   }
 }
 
-describe('property 4: the memory tier table against an LRU model', () => {
-  it('holds the model’s keys in the model’s order, within its bounds, and evicts the oldest', () => {
+describe('P4 the memory tier table against an LRU model', () => {
+  it('P4 recency table: holds the model’s keys in the model’s order, within its bounds, and evicts the oldest', () => {
     fc.assert(
       fc.property(scenario, ([{ maxEntries, maxSize }, steps]) => {
         const reported: string[] = [];
@@ -101,12 +101,12 @@ describe('property 4: the memory tier table against an LRU model', () => {
     );
   });
 
-  it('refuses bounds that could never hold an entry', () => {
+  it('P4 recency table: refuses bounds that could never hold an entry', () => {
     assert.throws(() => new RecencyTable({ maxEntries: 0 }), { name: 'RangeError', message: /maxEntries >= 1/ });
     assert.throws(() => new RecencyTable({ maxSize: 0 }), { name: 'RangeError', message: /maxSize > 0/ });
   });
 
-  it('evicts without an onEvict hook', () => {
+  it('P4 recency table: evicts without an onEvict hook', () => {
     const table = new RecencyTable<number>({ maxEntries: 1 });
     table.set('a', 1);
     table.set('b', 2);

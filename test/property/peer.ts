@@ -20,7 +20,7 @@ export class Peer {
   private exited = false;
   private readonly exit: Promise<void>;
 
-  private constructor(private readonly child: ChildProcess) {
+  private constructor(private readonly child: ChildProcess, private readonly clock: (() => number) | undefined) {
     child.on('message', (reply: PeerReply) => {
       const waiter = this.pending.get(reply.id);
       if (waiter === undefined) return;
@@ -38,10 +38,14 @@ export class Peer {
     });
   }
 
-  /** Starts the peer process and opens its cache (memory over LMDB at `path`, real clock). */
-  static async start(path: string, ttl: number, namespace?: string): Promise<Peer> {
+  /**
+   * Starts the peer process and opens its cache (memory over LMDB at `path`). Its clock is the
+   * real one, or with `clock` the parent's: every request then carries `clock()`, and the peer
+   * sets its own clock to it before it runs the request.
+   */
+  static async start(path: string, ttl: number, namespace?: string, clock?: () => number): Promise<Peer> {
     const child = fork(FIXTURE, [], { serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    const peer = new Peer(child);
+    const peer = new Peer(child, clock);
     try {
       await peer.request({ op: 'open', path, ttl, ...(namespace === undefined ? {} : { namespace }) }, 10_000);
     } catch (error) {
@@ -68,7 +72,7 @@ export class Peer {
         resolve: (value) => { clearTimeout(timer); resolve(value as T); },
         reject: (error) => { clearTimeout(timer); reject(error); },
       });
-      this.child.send({ ...request, id } as PeerRequest);
+      this.child.send({ ...request, id, ...(this.clock === undefined ? {} : { now: this.clock() }) } as PeerRequest);
     });
   }
 
