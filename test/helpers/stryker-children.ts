@@ -29,7 +29,8 @@ if (process.env['STRYKER_DRY_RUN'] === 'true') {
     const created = mkdtempSync(join(tmpdir(), 'stryker-children-'));
     process.env[folderVariable] = created;
     process.env['NODE_OPTIONS'] = `${process.env['NODE_OPTIONS'] ?? ''} --import ${JSON.stringify(fileURLToPath(import.meta.url))}`.trim();
-    process.once('beforeExit', () => {
+    // Before the Stryker hook's own exit listener, which writes the map: prepended.
+    process.prependOnceListener('exit', () => {
       const own = (global[namespace] ??= {});
       const coverage = (own.mutantCoverage ??= { static: {}, perTest: {} });
       const statics = (coverage.static ??= {});

@@ -5,6 +5,8 @@
 // `ulimit -f`): a set fails with StorageError (E_STORAGE) and the same cache keeps serving the
 // values committed before, through getSync, get and compute, with no unhandled rejection.
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it } from 'node:test';
 import { open } from 'lmdb';
@@ -232,8 +234,10 @@ describe('faults with real processes', () => {
       await Promise.all([a.kill('SIGKILL'), b.kill('SIGKILL')]);
       dir.cleanup();
     });
-    // Fill the file up to its limit: then no commit, not even a lease's, finds room.
+    // Fill the file up to its limit, then with the smallest commits there are, so that no commit,
+    // not even a lease's, finds room: the leases must fall back to links.
     assert.ok((await fillToTheBrim(a)).length > 0, 'the file filled up');
+    await a.call({ op: 'fillWithTinyCommits' });
     type Run = { value: unknown; ran: boolean; startedAt?: number; endedAt?: number };
     for (let round = 0; round < 3; round++) {
       const runs = (await Promise.all([a, b].map((w) => w.call({ op: 'slowCompute', key: `cold${round}`, value: 'v', ms: 300 }, 20_000)))) as Run[];
@@ -245,6 +249,7 @@ describe('faults with real processes', () => {
         assert.equal(overlap, false, `round ${round}: both processes computed at once (${x.startedAt}-${x.endedAt} and ${y.startedAt}-${y.endedAt})`);
       }
     }
+    assert.ok(existsSync(join(dir.path, 'leases')), 'the leases fell back to links: the case under test happened');
     assert.deepEqual([a.unhandled, b.unhandled], [[], []]);
   });
 });
