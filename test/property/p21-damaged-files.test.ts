@@ -222,7 +222,7 @@ describe('P21 damaged LMDB files', () => {
           dir.cleanup();
         }
       }),
-      { ...propertyParams({ endOnFailure: true, examples: [...EXAMPLES] }), numRuns: runsFor(24, 200) },
+      { ...propertyParams({ endOnFailure: true, includeErrorInReport: true, examples: [...EXAMPLES] }), numRuns: runsFor(24, 200) },
     );
     seen.check(t, {
       ...Object.fromEntries(KINDS.map((kind) => [`damaged: ${kind}`, 0.01])),

@@ -58,7 +58,7 @@ function pipeline(combo: Combo, lease: number, beta = 1): PolicySpec[] {
 
 /**
  * P8 from the counter file: the computes of one tag never overlap. Each start is followed by the
- * end in the same process before the next start; `unfinished` allows a last start with no end.
+ * end in the same process before the next start.
  */
 function assertSerial(lines: readonly string[], what: string): void {
   for (let i = 0; i < lines.length; i += 2) {
@@ -248,7 +248,7 @@ describe('P8 P9 on real processes: cold callers over several processes', () => {
           });
         },
       ),
-      { ...propertyParams({ endOnFailure: true }), numRuns: runsFor(12, 150) },
+      { ...propertyParams({ endOnFailure: true, includeErrorInReport: true }), numRuns: runsFor(12, 150) },
     );
     seen.check(t, {
       'a caller in another process than the holder waited for its lease': 0.4,
@@ -363,6 +363,7 @@ describe('P11 on real processes: a holder killed with SIGKILL, or overrunning it
       {
         ...propertyParams({
           endOnFailure: true,
+          includeErrorInReport: true,
           // Both modes on every run of the suite: a kill, and an overrun whose holder throws while a late caller waits.
           examples: [
             [{ mode: 'killed', holder: 0, lease: 200, waiters: [{ proc: 0, ms: 0 }, { proc: 1, ms: 5 }], holderThrows: false, lateCaller: false, combo: 'barrier' }],
@@ -451,6 +452,7 @@ describe('P14 on real processes: xfetch', () => {
       {
         ...propertyParams({
           endOnFailure: true,
+          includeErrorInReport: true,
           examples: [[{ procs: 3, rounds: 2, beta: 0.5, held: [1_000, 2_000], hammers: [{ calls: 1, after: 3, pause: 0 }, { calls: 2, after: 2, pause: 1 }, { calls: 1, after: 1, pause: 5 }], combo: 'serveStale+xfetch+barrier' }]],
         }),
         numRuns: runsFor(5, 40),
@@ -541,6 +543,7 @@ describe('P16 P17 on real processes: serveStale', () => {
       {
         ...propertyParams({
           endOnFailure: true,
+          includeErrorInReport: true,
           // Each pipeline and each outcome on every run of the suite.
           examples: [
             [{ procs: 3, arrivals: [[0], [0, 5], [10]], again: [{ proc: 0, ms: 0 }], fails: false, pastMaxAge: false, combo: 'serveStale+barrier' }],
