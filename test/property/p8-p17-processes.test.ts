@@ -230,7 +230,7 @@ describe('P8 P9 on real processes: cold callers over several processes', () => {
             assert.ok(lines.length / 2 <= callers.length, `at most one compute per caller: ${lines.join(', ')}`);
             results.forEach((r, i) => {
               assert.ok(!r.ok, `P9: caller ${i} of a throwing compute got ${r.ok ? String(r.reply.value) : ''}`);
-              assert.match(r.error.message, new RegExp(`boom-${run}\\b`), `P9: caller ${i} got the compute's own error`);
+              assert.match(r.error.message, new RegExp(`boom-${run}\\b`), `P9: caller ${i} got the compute's own error, not ${r.error.message} (${String(r.error.code)})`);
             });
             // The error is not cached: nothing is stored and the next caller computes.
             assert.equal(await pool.stored('entries', key), undefined, 'P9: a compute that threw stored nothing');
