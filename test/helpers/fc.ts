@@ -112,3 +112,18 @@ function formatShare(share: number): string {
 export function coverage(property: string): Coverage {
   return new Coverage(property);
 }
+
+/**
+ * The run count of a property whose runs are costly (real processes): `defaults` under `npm test`;
+ * HERDCACHE_PROPERTY_RUNS when it is set, but at most `cap`, so that `test:deep` stays bounded.
+ * Pass it after {@link propertyParams}'s result, which would otherwise put the full count back.
+ *
+ * @example
+ * ```ts
+ * fc.assert(property, { ...propertyParams(), numRuns: runsFor(8, 120) });
+ * ```
+ */
+export function runsFor(defaults: number, cap: number): number {
+  const runs = runsFromEnvironment();
+  return runs === undefined ? defaults : Math.min(runs, cap);
+}
