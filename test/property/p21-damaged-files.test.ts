@@ -39,7 +39,7 @@ type Damage =
   | { readonly kind: 'meta'; readonly which: 'first' | 'second' | 'both'; readonly fill: Fill }
   /** Whole data pages overwritten. */
   | { readonly kind: 'pages'; readonly at: readonly Permille[]; readonly fill: Fill }
-  /** Bits flipped in the first 16 bytes (the header) of data pages. */
+  /** Bits flipped in the first 24 bytes (the header: page number, txn id, flags, free-space bounds) of data pages. */
   | { readonly kind: 'header-flips'; readonly flips: ReadonlyArray<{ readonly page: Permille; readonly byte: number; readonly bit: number }> }
   /**
    * Bits flipped inside stored values (in the run of x's each one ends with). LMDB keeps no
@@ -61,7 +61,7 @@ const damageArb: fc.Arbitrary<Damage> = fc.oneof(
   fc.record({ kind: fc.constant('truncate' as const), pages: fc.oneof(fc.integer({ min: 0, max: 40 }), fc.constant('half' as const)), extra: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: PAGE - 1 })) }),
   fc.record({ kind: fc.constant('meta' as const), which: fc.constantFrom('first' as const, 'second' as const, 'both' as const), fill: fillArb }),
   fc.record({ kind: fc.constant('pages' as const), at: fc.array(permille, { minLength: 1, maxLength: 6 }), fill: fillArb }),
-  fc.record({ kind: fc.constant('header-flips' as const), flips: fc.array(fc.record({ page: permille, byte: fc.integer({ min: 0, max: 15 }), bit: fc.integer({ min: 0, max: 7 }) }), { minLength: 1, maxLength: 24 }) }),
+  fc.record({ kind: fc.constant('header-flips' as const), flips: fc.array(fc.record({ page: permille, byte: fc.integer({ min: 0, max: 23 }), bit: fc.integer({ min: 0, max: 7 }) }), { minLength: 1, maxLength: 24 }) }),
   fc.record({ kind: fc.constant('value-flips' as const), flips: fc.array(fc.record({ value: permille, byte: fc.integer({ min: 0, max: 149 }), bit: fc.integer({ min: 0, max: 7 }) }), { minLength: 1, maxLength: 24 }) }),
   fc.record({ kind: fc.constant('lock' as const), pages: fc.integer({ min: 1, max: 8 }) }),
   fc.record({ kind: fc.constant('directory' as const) }),
