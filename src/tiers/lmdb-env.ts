@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { InvalidOptionError, StorageError } from '../core/errors.js';
 import { open, type Database, type RootDatabase } from 'lmdb';
-import { checkEnvironmentFile, markChecked, type FileFinding } from './lmdb-probe.js';
+import { checkEnvironmentFile, markChecked, quarantineNow, type FileFinding } from './lmdb-probe.js';
 import { openEntries, STRUCTURES_KEY } from './lmdb-seal.js';
 
 /**
@@ -103,33 +103,60 @@ export function acquireEnvironment(path: string, mapSize: number, maxBytes?: num
   }
   makeDirectory(absolute);
   const existed = existsSync(join(absolute, 'data.mdb'));
-  const finding = checkEnvironmentFile(absolute);
-  let root: RootDatabase;
+  let finding = checkEnvironmentFile(absolute);
+  let env: LmdbEnvironment;
   try {
-    root = openRoot(absolute, mapSize);
-    if (!existed || finding !== undefined) markChecked(absolute);
+    env = openDatabases(absolute, mapSize, finding);
   } catch (error) {
-    throw new StorageError('lmdb', `cannot open the LMDB environment in ${absolute}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    // The probe passed a file on which LMDB still reports damage opening its databases: it is
+    // moved aside like any damaged file, and a fresh one takes its place.
+    if (!existed || !isDamage(error)) throw asStorageError(absolute, error);
+    finding = quarantineNow(absolute, `LMDB reported damage opening it: ${(error as Error).message}`);
+    try {
+      env = openDatabases(absolute, mapSize, finding);
+    } catch (again) {
+      throw asStorageError(absolute, again);
+    }
   }
-  // Reader slots left by dead processes: lmdb-js's open() clears them itself (mdb_reader_check).
-  const meta = root.openDB<number, string>('meta', {});
-  const env: LmdbEnvironment = {
-    path: absolute,
-    root,
-    entries: openEntries(root),
-    byAge: root.openDB<number, [number, string]>('by-age', {}),
-    leases: root.openDB<{ token: string; expiresAt: number }, string>('leases', {}),
-    log: root.openDB<ChangeRecord, number>('change-log', {}),
-    tombstones: root.openDB<ChangeStamp, string>('tombstones', {}),
-    clears: root.openDB<ChangeStamp, string>('clears', {}),
-    meta,
-    checkpoints: root.openDB<string, string>('checkpoints', {}),
-    reserve: root.openDB<Buffer, string>('reserve', { encoding: 'binary' }),
-    fileFinding: finding,
-    site: siteOf(meta, root),
-  };
+  if (!existed || finding !== undefined) markChecked(absolute);
   open_.set(absolute, { env, refs: 1, maxBytes });
   return env;
+}
+
+function asStorageError(absolute: string, error: unknown): StorageError {
+  return new StorageError('lmdb', `cannot open the LMDB environment in ${absolute}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+}
+
+/** Whether LMDB's error says the file is damaged (rather than, say, not permitted). */
+function isDamage(error: unknown): boolean {
+  return error instanceof Error && /MDB_CORRUPTED|MDB_PAGE_NOTFOUND|MDB_BAD_TXN|MDB_INVALID|MDB_VERSION_MISMATCH|wrong type/i.test(error.message);
+}
+
+function openDatabases(absolute: string, mapSize: number, finding: FileFinding | undefined): LmdbEnvironment {
+  const root = openRoot(absolute, mapSize);
+  try {
+    // Reader slots left by dead processes: lmdb-js's open() clears them itself (mdb_reader_check).
+    const meta = root.openDB<number, string>('meta', {});
+    return {
+      path: absolute,
+      root,
+      entries: openEntries(root),
+      byAge: root.openDB<number, [number, string]>('by-age', {}),
+      leases: root.openDB<{ token: string; expiresAt: number }, string>('leases', {}),
+      log: root.openDB<ChangeRecord, number>('change-log', {}),
+      tombstones: root.openDB<ChangeStamp, string>('tombstones', {}),
+      clears: root.openDB<ChangeStamp, string>('clears', {}),
+      meta,
+      checkpoints: root.openDB<string, string>('checkpoints', {}),
+      reserve: root.openDB<Buffer, string>('reserve', { encoding: 'binary' }),
+      fileFinding: finding,
+      site: siteOf(meta, root),
+    };
+  } catch (error) {
+    // Closed before the file is moved aside: nothing may read this environment any more.
+    void root.close().catch(() => undefined);
+    throw error;
+  }
 }
 
 function openRoot(absolute: string, mapSize: number): RootDatabase {

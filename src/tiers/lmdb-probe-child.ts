@@ -1,17 +1,52 @@
 // Run by lmdb-probe.ts in a child process: opens an LMDB environment the way the tier does,
-// reads every page of every database, and inserts a key next to every key and removes it again in
-// one committed transaction, so that every leaf and branch page also goes through LMDB's write
-// path and its commit, which use parts of a page header that reads ignore: flipped bits there
-// passed every read, then faulted the first set (SIGSEGV) or failed every commit after opening.
-// The file keeps what it held; it may grow by the pages rewritten, which later writes reuse.
+// reads every page of every database, takes a copy of the file through LMDB's write path (see
+// writePasses), which uses parts of a page header that reads ignore: flipped bits there passed
+// every read, then faulted the first set (SIGSEGV) or failed every commit after opening; and
+// commits one small write to the file itself.
 // A damaged file can make LMDB fault (SIGSEGV, SIGBUS) or abort: that ends this child, not the
 // application.
 // argv[2]: the environment's directory. Exit 0: usable; 3: LMDB reported damage (on stderr).
+import { copyFileSync, mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { open } from 'lmdb';
 
 const DATABASES = ['by-age', 'leases', 'change-log', 'tombstones', 'clears', 'meta', 'checkpoints', 'reserve'];
 const path = process.argv[2] ?? '';
 const NEIGHBOUR = Buffer.from([0]);
+
+/**
+ * Each key gets a neighbour, inserted and removed again in one committed transaction, so that
+ * every page goes through LMDB's write path and its commit, which frees the old copy of each
+ * page under the number the page keeps of itself; a flipped bit there puts a page still in use
+ * on the free list, which only the next transaction that takes pages from it meets: so the pass
+ * runs twice. On a copy of the file: writing into a damaged file can spread the damage.
+ */
+function writePasses(dir: string): void {
+  const copy = join(dir, `.probe-${process.pid}`);
+  try {
+    mkdirSync(copy);
+    copyFileSync(join(dir, 'data.mdb'), join(copy, 'data.mdb'));
+  } catch {
+    // No room for a copy (a full disk): the reads above are the whole probe.
+    rmSync(copy, { recursive: true, force: true });
+    return;
+  }
+  try {
+    const root = open({ path: copy, maxDbs: 12, eventTurnBatching: false, noSubdir: false });
+    for (let pass = 0; pass < 2; pass++) {
+      root.transactionSync(() => {
+        for (const name of ['entries', ...DATABASES]) {
+          const db = root.openDB<Buffer, Buffer>(name, { encoding: 'binary', keyEncoding: 'binary' });
+          const neighbours = [...db.getKeys({})].map((key) => Buffer.concat([key, NEIGHBOUR]));
+          for (const key of neighbours) db.putSync(key, NEIGHBOUR);
+          for (const key of neighbours) db.removeSync(key);
+        }
+      });
+    }
+  } finally {
+    rmSync(copy, { recursive: true, force: true });
+  }
+}
 
 try {
   const root = open({ path, maxDbs: 12, eventTurnBatching: false, noSubdir: false });
@@ -21,17 +56,7 @@ try {
     const db = root.openDB<Buffer, Buffer>(name, { encoding: 'binary', keyEncoding: 'binary' });
     for (const { key, value } of db.getRange({})) void key, void value;
   }
-  // Each key gets a neighbour, inserted and removed again in one committed transaction: the file
-  // holds what it held, and every page went through LMDB's write path and its commit, which
-  // frees the old copy of each page under the number the page keeps of itself.
-  root.transactionSync(() => {
-    for (const name of ['entries', ...DATABASES]) {
-      const db = root.openDB<Buffer, Buffer>(name, { encoding: 'binary', keyEncoding: 'binary' });
-      const neighbours = [...db.getKeys({})].map((key) => Buffer.concat([key, NEIGHBOUR]));
-      for (const key of neighbours) db.putSync(key, NEIGHBOUR);
-      for (const key of neighbours) db.removeSync(key);
-    }
-  });
+  writePasses(path);
   const meta = root.openDB('meta', {});
   root.transactionSync(() => {
     meta.putSync('probe', Date.now());

@@ -17,9 +17,10 @@
  */
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { sealOf } from './lmdb-seal.js';
 
 /**
  * What the probe found about a file it moved aside.
@@ -40,6 +41,8 @@ const MARKER = 'herdcache-probe.json';
 const CHILD = fileURLToPath(new URL('./lmdb-probe-child.js', import.meta.url));
 /** Longest a probe may take before the file is used unverified, ms. */
 const PROBE_TIMEOUT = 120_000;
+/** LMDB's two meta pages at the default 4 KiB page size. */
+const META_PAGES_BYTES = 8192;
 
 function bootId(): string {
   try {
@@ -51,12 +54,29 @@ function bootId(): string {
 }
 
 /** Which file, and as it was: a change since the last check (a write, a truncation) shows here. */
+/**
+ * What a checked file is recognized by: its inode, size and modification time, and a hash of its
+ * two meta pages, which decay in place without touching the modification time (a bad sector,
+ * bit rot) and fault LMDB at open. The rest of the file is not hashed: that would be a read of
+ * the whole file at every open.
+ */
 function identityOf(file: string): string | undefined {
   try {
     const s = statSync(file);
-    return `${s.dev}:${s.ino}:${s.size}:${s.mtimeMs}`;
+    return `${s.dev}:${s.ino}:${s.size}:${s.mtimeMs}:${metaPagesHash(file)}`;
   } catch {
     return undefined;
+  }
+}
+
+function metaPagesHash(file: string): number {
+  const head = Buffer.alloc(META_PAGES_BYTES);
+  const fd = openSync(file, 'r');
+  try {
+    const read = readSync(fd, head, 0, head.length, 0);
+    return sealOf(head, 0, read);
+  } finally {
+    closeSync(fd);
   }
 }
 
@@ -111,6 +131,19 @@ function quarantine(dir: string, files: readonly string[]): string {
   }
   rmSync(join(dir, MARKER), { force: true });
   return to;
+}
+
+/**
+ * Moves the data and lock files of `dir` aside now, for damage found some other way than the
+ * probe (LMDB reporting it while the databases are opened); says where they went.
+ *
+ * @example
+ * ```ts
+ * const finding = quarantineNow('/var/cache/app', 'LMDB reported damage opening it');
+ * ```
+ */
+export function quarantineNow(dir: string, reason: string): FileFinding {
+  return { reason, quarantinedTo: quarantine(dir, [DATA, LOCK]) };
 }
 
 /**
