@@ -52,9 +52,14 @@ try {
   const root = open({ path, maxDbs: 12, eventTurnBatching: false, noSubdir: false });
   // Raw bytes, not decoded values: a record that does not decode (or match its seal) is the
   // cache's to report as a miss, while any error LMDB raises reading the file is damage to it.
+  // lmdb-js ends an iteration quietly when LMDB fails to read the next page: a range that yields
+  // fewer records than the database counts met a page it could not read.
   for (const name of ['entries', ...DATABASES]) {
     const db = root.openDB<Buffer, Buffer>(name, { encoding: 'binary', keyEncoding: 'binary' });
-    for (const { key, value } of db.getRange({})) void key, void value;
+    let seen = 0;
+    for (const { key, value } of db.getRange({})) void key, void value, seen++;
+    const counted = (db.getStats() as { entryCount: number }).entryCount;
+    if (seen !== counted) throw new Error(`reading the ${name} database stopped after ${seen} of its ${counted} records`);
   }
   writePasses(path);
   const meta = root.openDB('meta', {});
