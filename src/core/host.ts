@@ -93,6 +93,10 @@ export function createPolicyHost(engine: HostEngine): PolicyHost {
       return grant.lease;
     },
 
+    holdsLease(call) {
+      return held.has(call);
+    },
+
     async releaseLease(lease: Lease) {
       const lent = borrows.get(lease);
       if (lent !== undefined) {

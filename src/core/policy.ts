@@ -117,6 +117,8 @@ export interface PolicyHost {
   readonly leaseScope: TierScope;
   /** Takes the per-key compute lease unless someone holds it; counts takeovers of expired ones. */
   tryLease(call: ComputeCall, ttl: number): Promise<Lease | undefined>;
+  /** Whether this call holds its key's lease already (an outer stage took it): tryLease lends it. */
+  holdsLease(call: ComputeCall): boolean;
   /** Releases a lease this caller holds (a no-op if it expired and someone else took it). */
   releaseLease(lease: Lease): Promise<void>;
   /** The current holder of the key's compute lease, if any. */

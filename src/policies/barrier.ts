@@ -3,6 +3,7 @@ import { InvalidOptionError, LeaseWaitTimeoutError } from '../core/errors.js';
 import { assertDuration, optionsObject } from '../core/options.js';
 import { KeyLocks } from '../core/key-locks.js';
 import type { ComputeCall, Next, Policy, PolicyHost, PollOptions } from '../core/policy.js';
+import type { Lease } from '../core/tier.js';
 
 /**
  * Options of {@link barrier}.
@@ -59,6 +60,15 @@ export function barrier(options?: BarrierOptions): Policy {
           // One deadline per call, on the monotonic clock, wherever the holder is and however
           // often the loop below takes the lease again.
           const deadline = performance.now() + maxWait;
+          // A call that holds the key's lease already (serveStale took it outside) computes
+          // without queueing on this process's lock: one that waited for the lock while holding
+          // the lease deadlocked with a caller that held the lock and waited for the lease, until
+          // both bounds ran out (found by P9 on real processes, a throwing compute under the
+          // flagship pipeline).
+          if (host.holdsLease(call)) {
+            const borrowed = await host.tryLease(call, lease);
+            if (borrowed !== undefined) return await underLease(host, call, next, borrowed);
+          }
           // Bounded by the lease: a leader that overruns it no longer holds the others back.
           const release = await locks.acquire(call.storageKey, Math.min(lease, maxWait), () => host.count('leaseWaits'));
           try {
@@ -75,6 +85,22 @@ export function barrier(options?: BarrierOptions): Policy {
   };
 }
 
+/** Computes under the key's lease, after the double check, and gives the lease back. */
+async function underLease(host: PolicyHost, call: ComputeCall, next: Next, lease: Lease): Promise<unknown> {
+  try {
+    // The double check: the previous holder may have stored the value just before releasing.
+    const again = await host.readShared(call);
+    if (again !== undefined && isFresh(again, host.now())) {
+      call.entry = again;
+      return again.value;
+    }
+    if (again !== undefined) call.entry = again;
+    return await next();
+  } finally {
+    await host.releaseLease(lease);
+  }
+}
+
 async function guarded(host: PolicyHost, call: ComputeCall, next: Next, leaseTtl: number, deadline: number, maxWait: number, poll: PollOptions, countWait: () => void): Promise<unknown> {
   for (;;) {
     // A caller that queued behind this process's leader finds the leader's value here.
@@ -84,20 +110,7 @@ async function guarded(host: PolicyHost, call: ComputeCall, next: Next, leaseTtl
       return current.value;
     }
     const lease = await host.tryLease(call, leaseTtl);
-    if (lease !== undefined) {
-      try {
-        // The double check: the previous holder may have stored the value just before releasing.
-        const again = await host.readShared(call);
-        if (again !== undefined && isFresh(again, host.now())) {
-          call.entry = again;
-          return again.value;
-        }
-        if (again !== undefined) call.entry = again;
-        return await next();
-      } finally {
-        await host.releaseLease(lease);
-      }
-    }
+    if (lease !== undefined) return underLease(host, call, next, lease);
     countWait();
     const left = deadline - performance.now();
     if (left <= 0) throw new LeaseWaitTimeoutError(call.key, maxWait);
