@@ -248,7 +248,13 @@ describe('P8 P9 on real processes: cold callers over several processes', () => {
           });
         },
       ),
-      { ...propertyParams({ endOnFailure: true, includeErrorInReport: true }), numRuns: runsFor(12, 150) },
+      {
+        ...propertyParams({ endOnFailure: true, includeErrorInReport: true }),
+        numRuns: runsFor(12, 150),
+        // Once a deadlock: under the flagship pipeline a caller holding the key's lease (taken
+        // by serveStale) queued on the process's lock held by a caller waiting for that lease.
+        examples: [[{ procs: 2, arrivals: [[12, 0, 12], [24, 28, 18], [21]], openAfter: 2, ms: 0, throws: true, combo: 'serveStale+xfetch+barrier' }]],
+      },
     );
     seen.check(t, {
       'a caller in another process than the holder waited for its lease': 0.4,
