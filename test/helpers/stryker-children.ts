@@ -6,7 +6,7 @@
 // (NODE_OPTIONS); a child writes its coverage map to a shared folder as it runs, and the test
 // process merges them into its own before it exits. Mutant runs need nothing: the active mutant
 // reaches children through the environment already.
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -35,6 +35,7 @@ if (process.env['STRYKER_DRY_RUN'] === 'true') {
       const coverage = (own.mutantCoverage ??= { static: {}, perTest: {} });
       const statics = (coverage.static ??= {});
       for (const name of readdirSync(created)) {
+        if (!name.endsWith('.json')) continue; // a child's write still in progress
         const child = JSON.parse(readFileSync(join(created, name), 'utf8')) as Coverage;
         merge(statics, child.static);
         for (const perTest of Object.values(child.perTest ?? {})) merge(statics, perTest);
@@ -45,7 +46,10 @@ if (process.env['STRYKER_DRY_RUN'] === 'true') {
     const file = join(folder, `${process.pid}.json`);
     const save = (): void => {
       const coverage = global[namespace]?.mutantCoverage;
-      if (coverage !== undefined) writeFileSync(file, JSON.stringify(coverage));
+      if (coverage === undefined) return;
+      // Written aside and renamed, so that the test process never reads half a map.
+      writeFileSync(`${file}.tmp`, JSON.stringify(coverage));
+      renameSync(`${file}.tmp`, file);
     };
     setInterval(save, 100).unref();
     process.on('exit', save);
