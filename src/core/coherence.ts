@@ -118,7 +118,7 @@ export class Coherence {
         const condition: WriteCondition = { ...(seen === undefined ? {} : { unchangedSince: seen }), ...(clusterVersion === undefined ? {} : { clusterVersion }) };
         let outcome: WriteOutcome | void;
         try {
-          outcome = await tier.set(storageKey, snapshot, -1, condition);
+          outcome = await tier.set(storageKey, snapshot, copy.bytes, condition);
         } catch (error) {
           failed.push(tier);
           firstError ??= error;

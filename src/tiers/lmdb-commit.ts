@@ -11,6 +11,7 @@
 import { StorageError } from '../core/errors.js';
 import type { TierReport } from '../core/tier.js';
 import { transact, type LmdbEnvironment } from './lmdb-env.js';
+import type { RoomClaim } from './lmdb-headroom.js';
 import { releaseReserve } from './lmdb-room.js';
 import { rebuildStructures, structuresReadable } from './lmdb-structures.js';
 
@@ -37,12 +38,12 @@ export interface CommitContext {
  *
  * @example
  * ```ts
- * await commit(env, 'delete', '0::k', (env) => env.entries.remove('0::k'), context);
+ * await commit(env, 'delete', '0::k', FREEING_WRITE, (env) => env.entries.remove('0::k'), context);
  * ```
  */
-export async function commit<T>(env: LmdbEnvironment, operation: string, key: string | undefined, action: (env: LmdbEnvironment) => T, context: CommitContext): Promise<T> {
+export async function commit<T>(env: LmdbEnvironment, operation: string, key: string | undefined, claim: RoomClaim, action: (env: LmdbEnvironment) => T, context: CommitContext): Promise<T> {
   const attempt = async (): Promise<T> => {
-    const result = await transact(env.entries, () => action(env));
+    const result = await transact(env, env.entries, () => action(env), claim);
     env.root.resetReadTxn();
     return result;
   };

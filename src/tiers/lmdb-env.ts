@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { InvalidOptionError, StorageError } from '../core/errors.js';
 import { open, type Database, type RootDatabase } from 'lmdb';
+import { Headroom, SMALL_WRITE, type RoomClaim } from './lmdb-headroom.js';
 import { checkEnvironmentFile, markChecked, quarantineNow, type FileFinding } from './lmdb-probe.js';
 import { openEntries, STRUCTURES_KEY } from './lmdb-seal.js';
 
@@ -41,6 +42,8 @@ export interface LmdbEnvironment {
   readonly fileFinding: FileFinding | undefined;
   /** A random id written into the file when it was created: every process that opens it reads the same. */
   readonly site: string;
+  /** The blocks kept allocated ahead of LMDB, where its commits land (see lmdb-headroom.ts). */
+  readonly room: Headroom;
 }
 
 /**
@@ -137,9 +140,7 @@ function openDatabases(absolute: string, mapSize: number, finding: FileFinding |
   try {
     // Reader slots left by dead processes: lmdb-js's open() clears them itself (mdb_reader_check).
     const meta = root.openDB<number, string>('meta', {});
-    return {
-      path: absolute,
-      root,
+    const databases = {
       entries: openEntries(root),
       byAge: root.openDB<number, [number, string]>('by-age', {}),
       leases: root.openDB<{ token: string; expiresAt: number }, string>('leases', {}),
@@ -149,9 +150,10 @@ function openDatabases(absolute: string, mapSize: number, finding: FileFinding |
       meta,
       checkpoints: root.openDB<string, string>('checkpoints', {}),
       reserve: root.openDB<Buffer, string>('reserve', { encoding: 'binary' }),
-      fileFinding: finding,
-      site: siteOf(meta, root),
     };
+    const site = siteOf(meta, root);
+    const room = new Headroom(join(absolute, 'data.mdb'), root, () => Object.values(databases));
+    return { path: absolute, root, ...databases, fileFinding: finding, site, room };
   } catch (error) {
     // Closed before the file is moved aside: nothing may read this environment any more.
     void root.close().catch(() => undefined);
@@ -244,25 +246,40 @@ export async function releaseEnvironment(env: LmdbEnvironment): Promise<void> {
   open_.delete(env.path);
   await env.root.committed;
   await env.root.close();
+  env.room.close();
   // Closed cleanly: the next process to open it on this boot need not probe it unless it changes.
   markChecked(env.path);
 }
 
 /**
- * Runs `action` in an asynchronous write transaction of `db`. When lmdb-js fails a commit (disk
- * full, I/O error) it rejects with a generic error whose `commitError` is a second promise that
- * rejects with the real cause; nobody else awaits that one, so it would surface as an unhandled
- * rejection. It is observed here; the caller's rejection keeps it reachable as `commitError`.
+ * Runs `action` in an asynchronous write transaction of `db`, after claiming room for it in the
+ * file's headroom (`claim`: what it writes; a write that cannot fit rejects before it starts).
+ * When lmdb-js fails a commit (disk full, I/O error) it rejects with a generic error whose
+ * `commitError` is a second promise that rejects with the real cause; nobody else awaits that
+ * one, so it would surface as an unhandled rejection. It is observed here; the caller's rejection
+ * keeps it reachable as `commitError`.
  *
  * @example
  * ```ts
- * await transact(env.entries, () => env.entries.remove('0::k'));
+ * await transact(env, env.entries, () => env.entries.remove('0::k'), FREEING_WRITE);
  * ```
  */
-export function transact<T>(db: Pick<RootDatabase, 'transaction'>, action: () => T): Promise<T> {
-  return db.transaction(action).catch((error: unknown) => {
-    const detail = typeof error === 'object' && error !== null ? (error as { commitError?: unknown }).commitError : undefined;
-    if (detail instanceof Promise) detail.catch(() => undefined);
-    throw error;
-  });
+export function transact<T>(env: Pick<LmdbEnvironment, 'room'>, db: Pick<RootDatabase, 'transaction'>, action: () => T, claim: RoomClaim = SMALL_WRITE): Promise<T> {
+  let settle: (() => void) | undefined;
+  return db.transaction(() => {
+    // lmdb-js runs this while the write lock is held: what the claim sees, no one else changes.
+    settle = env.room.claim(claim);
+    return action();
+  }).then(
+    (result) => {
+      settle?.();
+      return result;
+    },
+    (error: unknown) => {
+      settle?.();
+      const detail = typeof error === 'object' && error !== null ? (error as { commitError?: unknown }).commitError : undefined;
+      if (detail instanceof Promise) detail.catch(() => undefined);
+      throw error;
+    },
+  );
 }

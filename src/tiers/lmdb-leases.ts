@@ -19,7 +19,7 @@ export function lmdbLeaseStore(open: () => LmdbEnvironment, clock: Clock, announ
     scope: 'machine',
     acquire(key, token, ttl): Promise<LeaseGrant> {
       const env = open();
-      return transact(env.leases, (): LeaseGrant => {
+      return transact(env, env.leases, (): LeaseGrant => {
         const now = clock();
         const current = env.leases.get(key);
         if (current !== undefined && current.expiresAt > now) return { acquired: false, holder: { key, ...current } };
@@ -30,7 +30,7 @@ export function lmdbLeaseStore(open: () => LmdbEnvironment, clock: Clock, announ
     },
     release(key, token): Promise<boolean> {
       const env = open();
-      return transact(env.leases, () => {
+      return transact(env, env.leases, () => {
         if (env.leases.get(key)?.token !== token) return false;
         env.leases.remove(key);
         announce(env, key);

@@ -10,6 +10,7 @@
  */
 import type { LmdbEnvironment } from './lmdb-env.js';
 import { transact } from './lmdb-env.js';
+import { FREEING_WRITE } from './lmdb-headroom.js';
 
 /** Bytes kept in reserve for the deletes and clears of a full disk. */
 export const RESERVE_BYTES = 256 * 1024;
@@ -27,9 +28,9 @@ const RESERVE_KEY = 'reserve';
 export async function keepReserve(env: LmdbEnvironment): Promise<boolean> {
   if (env.reserve.doesExist(RESERVE_KEY)) return true;
   try {
-    await transact(env.reserve, () => {
+    await transact(env, env.reserve, () => {
       if (!env.reserve.doesExist(RESERVE_KEY)) env.reserve.put(RESERVE_KEY, Buffer.alloc(RESERVE_BYTES));
-    });
+    }, { use: 'grow', bytes: RESERVE_BYTES });
     return true;
   } catch {
     return false;
@@ -49,7 +50,7 @@ export async function releaseReserve(env: LmdbEnvironment): Promise<boolean> {
   env.root.resetReadTxn();
   if (!env.reserve.doesExist(RESERVE_KEY)) return false;
   try {
-    const removed = await transact(env.reserve, () => env.reserve.removeSync(RESERVE_KEY));
+    const removed = await transact(env, env.reserve, () => env.reserve.removeSync(RESERVE_KEY), FREEING_WRITE);
     env.root.resetReadTxn();
     return removed;
   } catch {

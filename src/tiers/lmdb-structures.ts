@@ -1,6 +1,7 @@
 import { Packr } from 'msgpackr';
 import type { Database } from 'lmdb';
 import { transact, type LmdbEnvironment } from './lmdb-env.js';
+import { FREEING_WRITE } from './lmdb-headroom.js';
 import { recordChange, stampOf } from './lmdb-versions.js';
 import { RECORD_FORMAT, SEAL_BYTES, sealOf, STRUCTURES_KEY } from './lmdb-seal.js';
 
@@ -63,7 +64,7 @@ function dropEveryEntry(env: LmdbEnvironment, origin: string, now: number): numb
  * ```
  */
 export async function rebuildStructures(env: LmdbEnvironment, origin: string, now: number): Promise<number> {
-  return transact(env.entries, () => (structuresReadable(env) ? 0 : dropEveryEntry(env, origin, now)));
+  return transact(env, env.entries, () => (structuresReadable(env) ? 0 : dropEveryEntry(env, origin, now)), FREEING_WRITE);
 }
 
 /**

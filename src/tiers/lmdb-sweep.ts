@@ -1,6 +1,7 @@
 import { TOMBSTONE_RETENTION } from '../core/coherence.js';
 import { isEntryRecord } from '../core/entry.js';
 import { transact, type LmdbEnvironment } from './lmdb-env.js';
+import { FREEING_WRITE } from './lmdb-headroom.js';
 
 /**
  * An entry the sweep removed, and why.
@@ -122,7 +123,7 @@ async function sweepOnce(env: LmdbEnvironment, now: number, maxBytes: number): P
   }
   if (expired.length + oversized.length + oldChanges.length + deadLeases.length + oldTombstones.length + oldClears.length === 0) return [];
 
-  return transact(env.entries, () => {
+  return transact(env, env.entries, () => {
     const evicted: Eviction[] = [];
     const evict = (index: [number, string], cause: Eviction['cause']): void => {
       const [storedAt, key] = index;
@@ -150,5 +151,5 @@ async function sweepOnce(env: LmdbEnvironment, now: number, maxBytes: number): P
       if (lease !== undefined && lease.expiresAt < now - CHANGE_RETENTION) env.leases.remove(key);
     }
     return evicted;
-  });
+  }, FREEING_WRITE);
 }

@@ -66,7 +66,7 @@ export function currentVersion(env: LmdbEnvironment): number {
  *
  * @example
  * ```ts
- * transact(env.entries, () => { const v = recordChange(env, { o: id, t: Date.now(), k: key }); ... });
+ * transact(env, env.entries, () => { const v = recordChange(env, { o: id, t: Date.now(), k: key }); ... });
  * ```
  */
 export function recordChange(env: LmdbEnvironment, change: ChangeRecord): number {

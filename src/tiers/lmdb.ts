@@ -12,6 +12,7 @@ import { captureLmdbOutput } from './lmdb-console.js';
 import { admits, currentVersion, isStoredUnder, recordChange, stampOf, storedEntry, storedRecord } from './lmdb-versions.js';
 import { upgradeRecordFormat } from './lmdb-structures.js';
 import { commit, isMapFull, type CommitContext } from './lmdb-commit.js';
+import { FREEING_WRITE, SMALL_WRITE, type RoomClaim } from './lmdb-headroom.js';
 
 import { INDEX_KEY_OVERHEAD, LMDB_MAX_KEY_BYTES, resolveLmdbOptions, type LmdbTierOptions } from './lmdb-options.js';
 
@@ -69,7 +70,7 @@ class LmdbTier implements Tier {
     );
     this.checkpoints = {
       get: (name) => this.open().checkpoints.get(name),
-      put: (name, value) => this.write(undefined, 'checkpoint', (env) => void env.checkpoints.put(name, value)).then(() => undefined),
+      put: (name, value) => this.write(undefined, 'checkpoint', SMALL_WRITE, (env) => void env.checkpoints.put(name, value)).then(() => undefined),
     };
   }
 
@@ -131,8 +132,8 @@ class LmdbTier implements Tier {
     return currentVersion(env);
   }
 
-  set(key: string, entry: CacheEntry, _bytes?: number, condition?: WriteCondition): Promise<WriteOutcome> {
-    return this.write(key, 'set', (env) => {
+  set(key: string, entry: CacheEntry, bytes = -1, condition?: WriteCondition): Promise<WriteOutcome> {
+    return this.write(key, 'set', { use: 'grow', bytes: Math.max(0, bytes) }, (env) => {
       const current = storedEntry(env, key);
       if (!admits(env, key, current, condition)) return { applied: false };
       if (current !== undefined) env.byAge.remove([current.storedAt, key]);
@@ -144,7 +145,7 @@ class LmdbTier implements Tier {
   }
 
   delete(key: string, condition?: WriteCondition): Promise<WriteOutcome> {
-    return this.write(key, 'delete', (env) => {
+    return this.write(key, 'delete', FREEING_WRITE, (env) => {
       const current = storedEntry(env, key);
       if (!admits(env, key, current, condition)) return { applied: false };
       if (current !== undefined) env.byAge.remove([current.storedAt, key]);
@@ -157,7 +158,7 @@ class LmdbTier implements Tier {
   }
 
   clear(prefix: string, condition?: WriteCondition): Promise<WriteOutcome> {
-    return this.write(undefined, 'clear', (env) => {
+    return this.write(undefined, 'clear', FREEING_WRITE, (env) => {
       // Entries already at a later cluster version than the clear were written after it.
       const cluster = condition?.clusterVersion;
       const doomed: Array<{ key: string; storedAt: number | undefined }> = [];
@@ -238,7 +239,7 @@ class LmdbTier implements Tier {
     if (env !== undefined) {
       // Remove it only if it is still undecodable when the write lock is held: another process
       // may have replaced it with a good entry meanwhile.
-      transact(env.entries, () => {
+      transact(env, env.entries, () => {
         let record: unknown;
         try {
           record = env.entries.get(key);
@@ -246,19 +247,19 @@ class LmdbTier implements Tier {
           record = undefined;
         }
         if (!isStoredUnder(record, key)) env.entries.remove(key);
-      }).catch((error: unknown) => this.host.report({ type: 'error', operation: 'remove-corrupt', error }));
+      }, FREEING_WRITE).catch((error: unknown) => this.host.report({ type: 'error', operation: 'remove-corrupt', error }));
     }
     return undefined;
   }
 
-  private async write<T>(key: string | undefined, operation: string, action: (env: LmdbEnvironment) => T): Promise<T> {
+  private async write<T>(key: string | undefined, operation: string, claim: RoomClaim, action: (env: LmdbEnvironment) => T): Promise<T> {
     const env = this.open();
     // Checked here, before anything is queued: LMDB would only refuse the key inside the commit.
     if (key !== undefined && Buffer.byteLength(key) > this.maxKeyBytes) {
       throw new InvalidKeyError(`the storage key is ${Buffer.byteLength(key)} bytes long, over the LMDB tier's limit of ${this.maxKeyBytes} bytes: hash long keys`, key.slice(0, 64));
     }
     try {
-      return await commit(env, operation, key, action, this.commitContext(env));
+      return await commit(env, operation, key, claim, action, this.commitContext(env));
     } catch (error) {
       if (isMapFull((error as { cause?: unknown }).cause)) void this.sweep();
       throw error;
