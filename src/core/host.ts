@@ -75,22 +75,26 @@ export function createPolicyHost(engine: HostEngine): PolicyHost {
       }
       // Adopted, so that close() lets the request finish (and give back what it got) before the
       // tiers close: a lease granted to a closed cache would otherwise stay until it expires.
-      const acquiring = (async () => {
-        const answer = await engine.leases.acquire(call.storageKey, engine.newToken(), ttl);
-        if (answer.acquired && engine.closed) await engine.leases.release(answer.lease.key, answer.lease.token).catch(() => false);
-        return answer;
+      // The grant is given back or recorded as held in the same turn as the look at `closed`:
+      // with an await between them, a close in that gap left a granted lease neither released
+      // nor held by anyone who would release it.
+      const acquiring = (async (): Promise<Lease | undefined> => {
+        const grant = await engine.leases.acquire(call.storageKey, engine.newToken(), ttl);
+        if (!grant.acquired) return undefined;
+        if (engine.closed) {
+          await engine.leases.release(grant.lease.key, grant.lease.token).catch(() => false);
+          throw new AbortedError(call.key, 'the cache closed while taking the lease');
+        }
+        if (grant.tookOver) {
+          engine.counters.leaseTakeovers++;
+          engine.events.emit('lease-takeover', { key: call.key });
+        }
+        held.set(call, grant.lease);
+        leaseCalls.set(grant.lease, call);
+        return grant.lease;
       })();
       engine.adopt(acquiring);
-      const grant = await acquiring;
-      if (!grant.acquired) return undefined;
-      if (engine.closed) throw new AbortedError(call.key, 'the cache closed while taking the lease');
-      if (grant.tookOver) {
-        engine.counters.leaseTakeovers++;
-        engine.events.emit('lease-takeover', { key: call.key });
-      }
-      held.set(call, grant.lease);
-      leaseCalls.set(grant.lease, call);
-      return grant.lease;
+      return acquiring;
     },
 
     holdsLease(call) {

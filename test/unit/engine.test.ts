@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
 import { open } from 'lmdb';
 import {
+  barrier,
   CacheClosedError,
   createCache,
   InvalidOptionError,
@@ -394,6 +395,44 @@ describe('stats', () => {
 });
 
 describe('close', () => {
+  it('a close that lands at any point of a lease acquisition leaves no lease behind: the grant is given back or held by a call that gives it back', async () => {
+    // The store's grant resolves; close() is then called after `hops` more microtasks, for every
+    // offset through the acquisition, so that it also falls between the grant and its handoff.
+    for (let hops = 0; hops < 40; hops++) {
+      const held = new Map<string, string>();
+      let cache: Cache | undefined;
+      let closing: Promise<void> | undefined;
+      const leases = {
+        scope: 'machine' as const,
+        acquire: async (key: string, token: string, ttl: number) => {
+          held.set(key, token);
+          let chain = Promise.resolve();
+          for (let i = 0; i < hops; i++) chain = chain.then(() => undefined);
+          void chain.then(() => { closing = cache!.close(); });
+          return { acquired: true as const, lease: { key, token, expiresAt: Date.now() + ttl }, tookOver: false };
+        },
+        release: async (key: string, token: string) => held.get(key) === token && held.delete(key),
+        holder: (key: string) => (held.has(key) ? { key, token: held.get(key)!, expiresAt: Infinity } : undefined),
+      };
+      const tier: Tier = {
+        name: 'leasing',
+        scope: 'machine',
+        maxKeyBytes: 100,
+        leases,
+        attach: () => undefined,
+        get: () => undefined,
+        set: () => undefined,
+        delete: () => undefined,
+        clear: () => undefined,
+        close: () => Promise.resolve(),
+      };
+      cache = createCache({ tiers: [tier], policies: [barrier()] });
+      await cache.compute('k', () => 'v').catch(() => undefined);
+      await closing;
+      assert.deepEqual([...held.keys()], [], `close after ${hops} microtasks left the lease held`);
+    }
+  });
+
   it('makes every method fail with CacheClosedError: getSync throws, the others reject', async (t) => {
     const { cache } = harness(t, 'L1+L2');
     await cache.set('k', 'v');
