@@ -52,8 +52,8 @@ export interface DiagnosticSink {
 
 /**
  * How many runs of a property exercised each of its interesting cases. A run that checks
- * nothing is counted, not hidden: `check` prints the counts and fails when a case was reached
- * in fewer runs than its stated share.
+ * nothing is counted, not hidden: `check` prints the counts and fails when they show that a case
+ * is reached at a lower rate than its stated share.
  *
  * @example
  * ```ts
@@ -87,9 +87,12 @@ export class Coverage {
   }
 
   /**
-   * Prints each case's count through `t.diagnostic`, then asserts that each case named in
-   * `minimum` was exercised in at least that share of the runs (1: every run; a share above 0
-   * also needs at least one run).
+   * Prints each case's count through `t.diagnostic`, then asserts for each case named in
+   * `minimum` that its runs are consistent with reaching it at that rate at least: 1 means every
+   * run; a share below 1 fails when a generator reaching the case at exactly that rate would give
+   * so few runs with probability under 1e-3 (a one-sided binomial test), and needs one run at
+   * least. A plain "count >= share * runs" failed by chance, at some run counts and seeds, for
+   * generators whose real rate was well above the share.
    */
   check(t: DiagnosticSink, minimum: Readonly<Record<string, number>>): void {
     for (const name of new Set([...this.counts.keys(), ...Object.keys(minimum)])) {
@@ -98,10 +101,26 @@ export class Coverage {
     }
     assert.ok(this.runs > 0, `${this.property}: no run was counted`);
     for (const [name, share] of Object.entries(minimum)) {
-      const needed = Math.max(share > 0 ? 1 : 0, Math.ceil(share * this.runs));
-      assert.ok(this.count(name) >= needed, `${this.property}: only ${this.count(name)} of ${this.runs} runs ${name}, fewer than the ${needed} required (${formatShare(share)})`);
+      const needed = share >= 1 ? this.runs : Math.max(share > 0 ? 1 : 0, plausibleMinimum(this.runs, share));
+      assert.ok(this.count(name) >= needed, `${this.property}: only ${this.count(name)} of ${this.runs} runs ${name}, fewer than the ${needed} that a rate of ${formatShare(share)} gives with probability 0.999`);
     }
   }
+}
+
+/** The smallest count k with P(Binomial(runs, share) < k) <= 1e-3: fewer than k is implausible at that rate. */
+function plausibleMinimum(runs: number, share: number): number {
+  if (share <= 0) return 0;
+  const logP = Math.log(share);
+  const logQ = Math.log1p(-share);
+  let logChoose = 0; // log C(runs, k)
+  let below = 0; // P(X < k)
+  for (let k = 0; k <= runs; k++) {
+    const next = below + Math.exp(logChoose + k * logP + (runs - k) * logQ);
+    if (next > 1e-3) return k;
+    below = next;
+    logChoose += Math.log(runs - k) - Math.log(k + 1);
+  }
+  return runs;
 }
 
 function formatShare(share: number): string {
