@@ -5,7 +5,8 @@
 // commits one small write to the file itself.
 // A damaged file can make LMDB fault (SIGSEGV, SIGBUS) or abort: that ends this child, not the
 // application.
-// argv[2]: the environment's directory. Exit 0: usable; 3: LMDB reported damage (on stderr).
+// argv[2]: the environment's directory. Exit 0: usable; 3: LMDB reported damage (on stderr);
+// 4: a write found no room (a full disk, the file-size limit), which says nothing of damage.
 import { copyFileSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { open } from 'lmdb';
@@ -69,6 +70,7 @@ try {
   });
   process.exit(0);
 } catch (error) {
-  process.stderr.write(error instanceof Error ? error.message : String(error));
-  process.exit(3);
+  const message = error instanceof Error ? error.message : String(error);
+  process.stderr.write(message);
+  process.exit(/no space|file too large|quota|MDB_MAP_FULL|ENOSPC|EFBIG|EDQUOT/i.test(message) ? 4 : 3);
 }

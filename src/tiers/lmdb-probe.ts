@@ -110,10 +110,17 @@ function checkedAlready(dir: string, inode: string): boolean {
   }
 }
 
+/**
+ * The child's write found no room (a full disk): the file is neither damaged nor fully checked,
+ * so it is kept and not marked checked, and the next open probes it again.
+ */
+const NO_ROOM = Symbol('no room');
+
 /** Runs the child; a reason if the file is damaged, undefined if usable or if it could not tell. */
-function probe(dir: string): string | undefined {
+function probe(dir: string): string | typeof NO_ROOM | undefined {
   const run = spawnSync(process.execPath, [CHILD, dir], { timeout: PROBE_TIMEOUT, encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'] });
   if (run.error !== undefined) return undefined;
+  if (run.status === 4) return NO_ROOM;
   if (run.signal !== null) return `LMDB ${run.signal === 'SIGTERM' ? 'took too long' : `faulted (${run.signal})`} reading it`;
   if (run.status === 3) return `LMDB reported damage: ${run.stderr.trim().slice(0, 200)}`;
   return undefined;
@@ -168,6 +175,7 @@ export function checkEnvironmentFile(dir: string): FileFinding | undefined {
   const inode = identityOf(data);
   if (inode === undefined || checkedAlready(dir, inode)) return undefined;
   const reason = probe(dir);
+  if (reason === NO_ROOM) return undefined;
   if (reason === undefined) {
     markChecked(dir);
     return undefined;
@@ -176,8 +184,9 @@ export function checkEnvironmentFile(dir: string): FileFinding | undefined {
   if (identityOf(data)?.split(':', 2).join(':') !== inode.split(':', 2).join(':')) return checkEnvironmentFile(dir);
   // The lock file alone is rebuilt by LMDB: try without it before giving up the data.
   const lockOnly = quarantine(dir, [LOCK]);
-  if (probe(dir) === undefined) {
-    markChecked(dir);
+  const again = probe(dir);
+  if (again === undefined || again === NO_ROOM) {
+    if (again === undefined) markChecked(dir);
     return { reason: `${reason}; the lock file alone was damaged`, quarantinedTo: lockOnly };
   }
   return { reason, quarantinedTo: quarantine(dir, [DATA, LOCK]) };

@@ -227,6 +227,45 @@ describe('faults with real processes', () => {
     assert.equal(worker.stderr(), '', 'nothing on stderr');
   });
 
+  it('disk full at open: the probe of a file that fills the disk finds no room for its write passes, and that is not damage: the file is kept, with every value in it', async (t) => {
+    const dir = tempDir('herdcache-full-probe');
+    const filler = await startFaultWorker({ path: dir.path, memory: false }, 4_096);
+    let opener: FaultWorker | undefined;
+    t.after(async () => {
+      await Promise.all([filler.kill('SIGKILL'), opener?.kill('SIGKILL')]);
+      dir.cleanup();
+    });
+    const filled = await fillToTheBrim(filler);
+    // Killed, not closed: the file is not marked checked, so the next open probes it.
+    await filler.kill('SIGKILL');
+    opener = await startFaultWorker({ path: dir.path, memory: false }, 4_096, 30_000);
+    const stats = (await opener.call({ op: 'stats' })) as { corruptFiles: number };
+    assert.equal(stats.corruptFiles, 0, 'the file was not moved aside');
+    for (const key of [filled[0]!, filled.at(-1)!]) assert.ok(await opener.call({ op: 'getSync', key }) instanceof Uint8Array, `${key} is still there`);
+    await opener.call({ op: 'close' });
+    assert.deepEqual(await opener.exited, { code: 0, signal: null });
+    assert.equal(opener.stderr(), '');
+  });
+
+  it('disk full at open, in a file LMDB itself filled to the limit (no headroom left): the probe\'s failed writes for lack of room are not damage, and the file is kept', async (t) => {
+    const dir = tempDir('herdcache-full-probe-raw');
+    const filler = await startFaultWorker({ path: dir.path, memory: false }, 4_096);
+    let opener: FaultWorker | undefined;
+    t.after(async () => {
+      await Promise.all([filler.kill('SIGKILL'), opener?.kill('SIGKILL')]);
+      dir.cleanup();
+    });
+    await filler.call({ op: 'set', key: 'kept', value: 'here' });
+    assert.ok(((await filler.call({ op: 'fillPastHeadroom' }, 60_000)) as number) > 0, 'LMDB filled the file');
+    await filler.kill('SIGKILL');
+    opener = await startFaultWorker({ path: dir.path, memory: false }, 4_096, 30_000);
+    const stats = (await opener.call({ op: 'stats' })) as { corruptFiles: number };
+    assert.equal(stats.corruptFiles, 0, 'the file was not moved aside');
+    assert.equal(await opener.call({ op: 'getSync', key: 'kept' }), 'here');
+    await opener.call({ op: 'close' });
+    assert.deepEqual(await opener.exited, { code: 0, signal: null });
+  });
+
   it('disk full: two processes computing one cold key under barrier() never compute it at the same time (the leases fall back to links that need no free space)', async (t) => {
     const dir = tempDir('herdcache-full-barrier');
     const a = await startFaultWorker({ path: dir.path, barrier: true }, 4_096);
