@@ -256,6 +256,8 @@ describe('faults with real processes', () => {
       dir.cleanup();
     });
     await filler.call({ op: 'set', key: 'kept', value: 'here' });
+    // Past the headroom, LMDB meets the limit itself: the filler's stderr shows its `Write error`
+    // lines, which is the case being set up, not the one under test.
     assert.ok(((await filler.call({ op: 'fillPastHeadroom' }, 60_000)) as number) > 0, 'LMDB filled the file');
     await filler.kill('SIGKILL');
     opener = await startFaultWorker({ path: dir.path, memory: false }, 4_096, 30_000);
