@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { acquireEnvironment, releaseEnvironment } from '../../src/tiers/lmdb-env.js';
-import { linesOf, startProcWorker, type PolicySpec, type ProcConfig, type ProcWorker } from '../fixtures/proc-worker.js';
+import { linesOf, startProcWorker, type ComputeSpec, type PolicySpec, type ProcConfig, type ProcWorker } from '../fixtures/proc-worker.js';
 import { until } from '../fixtures/policy-support.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -61,6 +61,22 @@ async function waitsForLease(worker: ProcWorker): Promise<void> {
     if (Date.now() > deadline) assert.fail(`process ${worker.pid} never waited for the lease`);
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
+}
+
+/**
+ * The holder computes `report` (taking its lease) with `holding`, then the waiter in another
+ * process asks for the same key; `waits`: once the waiter is seen waiting for the lease. Both
+ * replies are observed at once, since either may reject while the test awaits another step; each
+ * test asserts them.
+ */
+async function holderAndWaiter(counterFile: string, holder: ProcWorker, waiter: ProcWorker, holding: Omit<ComputeSpec, 'key' | 'tag'>, waits = true): Promise<{ held: Promise<unknown>; waited: Promise<unknown> }> {
+  const held = holder.call({ op: 'compute', key: 'report', tag: 'holder', ...holding });
+  held.catch(() => undefined);
+  await until(() => linesOf(counterFile, 'holder').length === 1, 'the holder computes');
+  const waited = waiter.call({ op: 'compute', key: 'report', value: 'from waiter', tag: 'waiter' }, 20_000);
+  waited.catch(() => undefined);
+  if (waits) await waitsForLease(waiter);
+  return { held, waited };
 }
 
 /** Polls getSync in `worker` until it returns `expected`, within a generous bound. */
@@ -137,12 +153,7 @@ describe('a hard timeout in the lease holder, across processes', () => {
     const { path, counterFile, start } = rig();
     const holder = await start({ policies: [{ name: 'timeouts', hard: 2_000 }, barrierLong] });
     const waiter = await start({ policies: [barrierLong] });
-    const held = holder.call({ op: 'compute', key: 'report', value: 'never', tag: 'holder', gate: 'never' });
-    held.catch(() => undefined); // observed at once (it may reject while the test awaits another step); asserted below
-    await until(() => linesOf(counterFile, 'holder').length === 1, 'the holder computes');
-    const waited = waiter.call({ op: 'compute', key: 'report', value: 'from waiter', tag: 'waiter' }, 20_000);
-    waited.catch(() => undefined); // observed at once (it may reject while the test awaits another step); asserted below
-    await waitsForLease(waiter);
+    const { held, waited } = await holderAndWaiter(counterFile, holder, waiter, { value: 'never', gate: 'never' });
     await assert.rejects(held, codeIs('E_HARD_TIMEOUT'));
     // The lease lasts a minute: only its release can have let the waiter compute now.
     assert.deepEqual(await waited, { value: 'from waiter', ran: true });
@@ -157,11 +168,7 @@ describe('a hard timeout in the lease holder, across processes', () => {
     const lease = 1_500;
     const holder = await start({ policies: [{ name: 'timeouts', hard: 500 }, { name: 'barrier', lease, maxWait: MINUTE }] });
     const waiter = await start({ policies: [{ name: 'barrier', lease, maxWait: MINUTE }] });
-    const held = holder.call({ op: 'compute', key: 'report', value: 'never', tag: 'holder', gate: 'never', honourSignal: false });
-    held.catch(() => undefined); // observed at once (it may reject while the test awaits another step); asserted below
-    await until(() => linesOf(counterFile, 'holder').length === 1, 'the holder computes');
-    const waited = waiter.call({ op: 'compute', key: 'report', value: 'from waiter', tag: 'waiter' }, 20_000);
-    waited.catch(() => undefined); // observed at once (it may reject while the test awaits another step); asserted below
+    const { held, waited } = await holderAndWaiter(counterFile, holder, waiter, { value: 'never', gate: 'never', honourSignal: false }, false);
     await assert.rejects(held, codeIs('E_HARD_TIMEOUT'));
     assert.deepEqual(await waited, { value: 'from waiter', ran: true });
     assert.deepEqual(linesOf(counterFile, 'holder'), [`start ${holder.pid}`], 'the abandoned compute still runs');
@@ -177,12 +184,7 @@ describe('close() across processes', () => {
     const { path, counterFile, start } = rig();
     const holder = await start({ policies: [barrierLong] });
     const waiter = await start({ policies: [barrierLong] });
-    const held = holder.call({ op: 'compute', key: 'report', value: 'never', tag: 'holder', gate: 'never' });
-    held.catch(() => undefined); // observed at once (it may reject while the test awaits another step); asserted below
-    await until(() => linesOf(counterFile, 'holder').length === 1, 'the holder computes');
-    const waited = waiter.call({ op: 'compute', key: 'report', value: 'from waiter', tag: 'waiter' }, 20_000);
-    waited.catch(() => undefined); // observed at once (it may reject while the test awaits another step); asserted below
-    await waitsForLease(waiter);
+    const { held, waited } = await holderAndWaiter(counterFile, holder, waiter, { value: 'never', gate: 'never' });
     await holder.call({ op: 'close' });
     await assert.rejects(held, codeIs('E_ABORTED'));
     assert.deepEqual(await waited, { value: 'from waiter', ran: true });
@@ -194,12 +196,7 @@ describe('close() across processes', () => {
     const { counterFile, start } = rig();
     const holder = await start({ policies: [barrierLong] });
     const waiter = await start({ policies: [barrierLong] });
-    const held = holder.call({ op: 'compute', key: 'report', value: 'from holder', tag: 'holder', gate: 'go' });
-    held.catch(() => undefined); // observed at once (it may reject while the test awaits another step); asserted below
-    await until(() => linesOf(counterFile, 'holder').length === 1, 'the holder computes');
-    const waited = waiter.call({ op: 'compute', key: 'report', value: 'from waiter', tag: 'waiter' }, 20_000);
-    waited.catch(() => undefined); // observed at once (it may reject while the test awaits another step); asserted below
-    await waitsForLease(waiter);
+    const { held, waited } = await holderAndWaiter(counterFile, holder, waiter, { value: 'from holder', gate: 'go' });
     await waiter.call({ op: 'close' });
     await assert.rejects(waited, codeIs('E_ABORTED'));
     await holder.call({ op: 'open', gate: 'go' });
@@ -229,12 +226,7 @@ describe('a value that cannot be stored, computed under the lease while another 
       const { path, counterFile, start } = rig();
       const holder = await start({ policies: [barrierLong] });
       const waiter = await start({ policies: [barrierLong] });
-      const held = holder.call({ op: 'compute', key: 'report', tag: 'holder', gate: 'go', unstorable });
-      held.catch(() => undefined); // observed at once (it may reject while the test awaits another step); asserted below
-      await until(() => linesOf(counterFile, 'holder').length === 1, 'the holder computes');
-      const waited = waiter.call({ op: 'compute', key: 'report', value: 'from waiter', tag: 'waiter' }, 20_000);
-      waited.catch(() => undefined); // observed at once (it may reject while the test awaits another step); asserted below
-      await waitsForLease(waiter);
+      const { held, waited } = await holderAndWaiter(counterFile, holder, waiter, { gate: 'go', unstorable });
       await holder.call({ op: 'open', gate: 'go' });
       await assert.rejects(held, (error: WorkerError) => {
         assert.equal(error.code, 'E_NOT_SERIALIZABLE', error.message);
