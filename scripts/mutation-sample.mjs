@@ -12,7 +12,8 @@
 // run. The annotations are comments, so behaviour is unchanged. The compiled files are annotated in
 // place and restored afterwards, even when the run fails.
 //
-// Usage: node scripts/mutation-sample.mjs [--per-group 100] [--seed 20261201] [--out reports/mutation-sample]
+// Usage: node scripts/mutation-sample.mjs [--per-group 100] [--seed 20261201] [--groups core,policies,tiers]
+//   [--timeout ms] [--out reports/mutation-sample]
 // (after `npm run build:all`). Writes <out>/summary.md and <out>/sample.json. With --check the
 // sample runs against a test command that does nothing: every mutant survives in seconds, which
 // shows that the annotations select exactly the sample.
@@ -30,6 +31,10 @@ const seed = Number(option('seed', '20261201'));
 const out = option('out', 'reports/mutation-sample');
 const check = args.includes('--check');
 const groups = ['core', 'policies', 'tiers'];
+/** Which groups to run (all by default), e.g. `--groups policies,core`. */
+const only = option('groups', groups.join(',')).split(',');
+/** Stryker's timeoutMS for this run (the config's otherwise). */
+const timeoutMs = option('timeout', undefined) === undefined ? undefined : Number(option('timeout', undefined));
 mkdirSync(out, { recursive: true });
 
 function stryker(config, name) {
@@ -121,75 +126,89 @@ function wilson(detected, total) {
   const z = 1.96, p = detected / total, d = 1 + (z * z) / total;
   const centre = (p + (z * z) / (2 * total)) / d;
   const half = (z * Math.sqrt((p * (1 - p)) / total + (z * z) / (4 * total * total))) / d;
-  return [centre - half, centre + half];
+  return [Math.max(0, centre - half), Math.min(1, centre + half)];
 }
 
 const pct = (x) => `${(100 * x).toFixed(1)}%`;
+const same = (a, b) => a.line === b.line && a.column === b.column;
+// A replacement that prints its operands prints the annotation leading them too, and parentheses
+// around them; mutator and exact location already single the mutant out.
+const plain = (text) => text.replace(/\/\* Stryker restore next-line [A-Za-z,]+ \*\//g, '').replace(/[()]/g, '');
+
+/** Runs Stryker on the sampled mutants of one group and says what became of each. */
+function runGroup(group, chosen) {
+  const files = [...new Set(chosen.map((m) => m.file))];
+  const annotated = new Map();
+  let results;
+  try {
+    for (const file of files) annotated.set(file, annotate(file, chosen.filter((m) => m.file === file)));
+    const base = check
+      ? { testRunner: 'command', commandRunner: { command: 'true' }, coverageAnalysis: 'off', concurrency: 2 }
+      : JSON.parse(readFileSync('stryker.config.json', 'utf8'));
+    delete base.$schema;
+    const report = join(out, `run-${group}.json`);
+    stryker({
+      // The directives select by line and mutator; a range per mutant also drops the same-line
+      // mutants of that mutator outside it. What is left over (another variant at the very same
+      // place) runs and is not counted.
+      ...base, mutate: chosen.map((m) => {
+        const { inserted } = annotated.get(m.file);
+        return `${m.file}:${annotatedBound(m.location.start, inserted)}-${annotatedBound(m.location.end, inserted)}`;
+      }), incremental: false, reporters: ['progress', 'json'],
+      ...(timeoutMs === undefined ? {} : { timeoutMS: timeoutMs }),
+      jsonReporter: { fileName: report }, tempDirName: '.stryker-tmp-sample',
+    }, `sample-${group}`);
+    results = JSON.parse(readFileSync(report, 'utf8')).files;
+  } finally {
+    for (const [file, { original }] of annotated) writeFileSync(file, original);
+  }
+  return chosen.map((m) => {
+    const { inserted } = annotated.get(m.file);
+    const found = (results[m.file]?.mutants ?? []).find((r) => r.mutatorName === m.mutator && plain(r.replacement) === plain(m.replacement)
+      && same(originalPosition(r.location.start, inserted), m.location.start)
+      && same(originalPosition(r.location.end, inserted), m.location.end));
+    // Static mutants are Ignored by the config (ignoreStatic); an Ignored one for any other reason
+    // would mean its directive was lost, which must show.
+    const status = found === undefined ? 'Missing'
+      : found.status === 'Ignored' && !/static/i.test(found.statusReason ?? '') ? 'IgnoredByDirective' : found.status;
+    return { ...m, status, reason: found?.statusReason };
+  });
+}
+
+function summary(all, tested) {
+  const rows = groups.filter((group) => tested.some((m) => m.group === group)).map((group) => {
+    const of = tested.filter((m) => m.group === group);
+    const count = (s) => of.filter((m) => m.status === s).length;
+    const detected = count('Killed') + count('Timeout');
+    const valid = detected + count('Survived') + count('NoCoverage');
+    const [low, high] = wilson(detected, valid);
+    return { group, total: all.filter((m) => m.group === group).length, sampled: of.length, killed: count('Killed'),
+      timeout: count('Timeout'), survived: count('Survived'), noCoverage: count('NoCoverage'),
+      ignored: count('Ignored'), other: of.length - valid - count('Ignored'), score: valid ? detected / valid : 0, low, high };
+  });
+  return [
+    `Sampled mutation score (seed ${seed}, ${perGroup} mutants per group, ${new Date().toISOString().slice(0, 10)})`, '',
+    '| group | mutants | sampled | killed | timed out | survived | not covered | static (ignored) | other | score | 95% interval |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
+    ...rows.map((r) => `| src/${r.group} | ${r.total} | ${r.sampled} | ${r.killed} | ${r.timeout} | ${r.survived} | ${r.noCoverage} | ${r.ignored} | ${r.other} | ${pct(r.score)} | ${pct(r.low)}-${pct(r.high)} |`),
+    '', 'Survivors and mutants not covered:', '',
+    ...tested.filter((m) => m.status === 'Survived' || m.status === 'NoCoverage')
+      .map((m) => `- ${m.status} ${m.file}:${m.location.start.line}:${m.location.start.column} ${m.mutator} → ${JSON.stringify(m.replacement.slice(0, 80))}`),
+    '', 'Other outcomes:', '',
+    ...tested.filter((m) => !['Killed', 'Timeout', 'Survived', 'NoCoverage', 'Ignored'].includes(m.status))
+      .map((m) => `- ${m.status} ${m.file}:${m.location.start.line} ${m.mutator} ${m.reason ?? ''}`),
+  ];
+}
+
+// One Stryker run per group, smallest first, each saved as it ends: a run cut short keeps the
+// groups it finished.
 const all = listMutants();
 const chosen = sample(all);
-const files = [...new Set(chosen.map((m) => m.file))];
-const annotated = new Map();
-let results;
-try {
-  for (const file of files) annotated.set(file, annotate(file, chosen.filter((m) => m.file === file)));
-  const base = check
-    ? { testRunner: 'command', commandRunner: { command: 'true' }, coverageAnalysis: 'off', concurrency: 2 }
-    : JSON.parse(readFileSync('stryker.config.json', 'utf8'));
-  delete base.$schema;
-  const report = join(out, 'run.json');
-  stryker({
-    // The directives select by line and mutator; a range per mutant also drops the same-line
-    // mutants of that mutator outside it. What is left over (another variant at the very same
-    // place) runs and is not counted.
-    ...base, mutate: chosen.map((m) => {
-      const { inserted } = annotated.get(m.file);
-      return `${m.file}:${annotatedBound(m.location.start, inserted)}-${annotatedBound(m.location.end, inserted)}`;
-    }), incremental: false, reporters: ['progress', 'json'],
-    jsonReporter: { fileName: report }, tempDirName: '.stryker-tmp-sample',
-  }, 'sample');
-  results = JSON.parse(readFileSync(report, 'utf8')).files;
-} finally {
-  for (const [file, { original }] of annotated) writeFileSync(file, original);
+const tested = [];
+for (const group of ['policies', 'core', 'tiers'].filter((g) => only.includes(g))) {
+  tested.push(...runGroup(group, chosen.filter((m) => m.group === group)));
+  const lines = summary(all, tested);
+  writeFileSync(join(out, 'summary.md'), `${lines.join('\n')}\n`);
+  writeFileSync(join(out, 'sample.json'), JSON.stringify(tested, null, 2));
+  console.log(lines.join('\n'));
 }
-
-const same = (a, b) => a.line === b.line && a.column === b.column;
-for (const m of chosen) {
-  const { inserted } = annotated.get(m.file);
-  // A replacement that prints its operands prints the annotation leading them too, and parentheses
-  // around them; mutator and exact location already single the mutant out.
-  const plain = (text) => text.replace(/\/\* Stryker restore next-line [A-Za-z,]+ \*\//g, '').replace(/[()]/g, '');
-  const found = (results[m.file]?.mutants ?? []).find((r) => r.mutatorName === m.mutator && plain(r.replacement) === plain(m.replacement)
-    && same(originalPosition(r.location.start, inserted), m.location.start)
-    && same(originalPosition(r.location.end, inserted), m.location.end));
-  m.reason = found?.statusReason;
-  // Static mutants are Ignored by the config (ignoreStatic); an Ignored one for any other reason
-  // would mean its directive was lost, which must show.
-  m.status = found === undefined ? 'Missing'
-    : found.status === 'Ignored' && !/static/i.test(found.statusReason ?? '') ? 'IgnoredByDirective' : found.status;
-}
-
-const rows = groups.map((group) => {
-  const of = chosen.filter((m) => m.group === group);
-  const count = (s) => of.filter((m) => m.status === s).length;
-  const detected = count('Killed') + count('Timeout');
-  const valid = detected + count('Survived') + count('NoCoverage');
-  const [low, high] = wilson(detected, valid);
-  return { group, total: all.filter((m) => m.group === group).length, sampled: of.length, killed: count('Killed'),
-    timeout: count('Timeout'), survived: count('Survived'), noCoverage: count('NoCoverage'),
-    ignored: count('Ignored'), other: of.length - valid - count('Ignored'), score: valid ? detected / valid : 0, low, high };
-});
-const lines = [
-  `Sampled mutation score (seed ${seed}, ${perGroup} mutants per group, ${new Date().toISOString().slice(0, 10)})`, '',
-  '| group | mutants | sampled | killed | timed out | survived | not covered | static (ignored) | other | score | 95% interval |',
-  '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
-  ...rows.map((r) => `| src/${r.group} | ${r.total} | ${r.sampled} | ${r.killed} | ${r.timeout} | ${r.survived} | ${r.noCoverage} | ${r.ignored} | ${r.other} | ${pct(r.score)} | ${pct(r.low)}-${pct(r.high)} |`),
-  '', 'Survivors and mutants not covered:', '',
-  ...chosen.filter((m) => m.status === 'Survived' || m.status === 'NoCoverage')
-    .map((m) => `- ${m.status} ${m.file}:${m.location.start.line}:${m.location.start.column} ${m.mutator} → ${JSON.stringify(m.replacement.slice(0, 80))}`),
-  '', 'Other outcomes:', '',
-  ...chosen.filter((m) => !['Killed', 'Timeout', 'Survived', 'NoCoverage', 'Ignored'].includes(m.status))
-    .map((m) => `- ${m.status} ${m.file}:${m.location.start.line} ${m.mutator} ${m.reason ?? ''}`),
-];
-writeFileSync(join(out, 'summary.md'), `${lines.join('\n')}\n`);
-writeFileSync(join(out, 'sample.json'), JSON.stringify(chosen, null, 2));
-console.log(lines.join('\n'));
