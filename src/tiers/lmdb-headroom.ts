@@ -104,7 +104,8 @@ export class Headroom {
     // LMDB's end is read again (a native call of about 3 µs, a quarter of a small set) only when
     // the estimate looks short, after a quarter of the headroom was claimed here, or every
     // REREAD_MS: other processes' growth since the last read is what the estimate misses, and
-    // each of them reads the end again as often, so together they cannot overrun the headroom.
+    // each of them reads the end again as often, so they overrun the headroom only if several each
+    // claim a quarter of it within REREAD_MS; then LMDB meets the full disk itself, as without it.
     let end = this.knownEnd + this.claimedSince;
     const short = (): boolean => this.size - end - need < margin + this.extension(end);
     if (short() || this.claimedSince > this.extension(end) / 4 || now - this.readAt > REREAD_MS) {
