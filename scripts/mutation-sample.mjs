@@ -13,12 +13,12 @@
 // place and restored afterwards, even when the run fails.
 //
 // Usage: node scripts/mutation-sample.mjs [--per-group 100] [--seed 20261201] [--groups core,policies,tiers]
-//   [--timeout ms] [--out reports/mutation-sample]
+//   [--timeout ms] [--resume] [--retest Survived,NoCoverage] [--out reports/mutation-sample]
 // (after `npm run build:all`). Writes <out>/summary.md and <out>/sample.json. With --check the
 // sample runs against a test command that does nothing: every mutant survives in seconds, which
 // shows that the annotations select exactly the sample.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const args = process.argv.slice(2);
@@ -33,6 +33,8 @@ const check = args.includes('--check');
 const groups = ['core', 'policies', 'tiers'];
 /** Which groups to run (all by default), e.g. `--groups policies,core`. */
 const only = option('groups', groups.join(',')).split(',');
+const resume = args.includes('--resume');
+const retest = option('retest', '').split(',').filter(Boolean);
 /** Stryker's timeoutMS for this run (the config's otherwise). */
 const timeoutMs = option('timeout', undefined) === undefined ? undefined : Number(option('timeout', undefined));
 mkdirSync(out, { recursive: true });
@@ -204,9 +206,19 @@ function summary(all, tested) {
 // groups it finished.
 const all = listMutants();
 const chosen = sample(all);
+// --resume keeps what an earlier run in <out> found for the mutants it tested (a larger
+// --per-group with the same seed extends the same sample); --retest names the outcomes to test
+// again (Survived,NoCoverage after adding tests).
+const identity = (m) => `${m.file}|${m.mutator}|${m.replacement}|${m.location.start.line}:${m.location.start.column}|${m.location.end.line}:${m.location.end.column}`;
+const earlier = new Map(resume && existsSync(join(out, 'sample.json'))
+  ? JSON.parse(readFileSync(join(out, 'sample.json'), 'utf8')).filter((m) => !retest.includes(m.status)).map((m) => [identity(m), m])
+  : []);
 const tested = [];
 for (const group of ['policies', 'core', 'tiers'].filter((g) => only.includes(g))) {
-  tested.push(...runGroup(group, chosen.filter((m) => m.group === group)));
+  const mine = chosen.filter((m) => m.group === group);
+  const known = mine.flatMap((m) => earlier.get(identity(m)) ?? []);
+  const fresh = mine.filter((m) => !earlier.has(identity(m)));
+  tested.push(...known, ...(fresh.length === 0 ? [] : runGroup(group, fresh)));
   const lines = summary(all, tested);
   writeFileSync(join(out, 'summary.md'), `${lines.join('\n')}\n`);
   writeFileSync(join(out, 'sample.json'), JSON.stringify(tested, null, 2));

@@ -9,6 +9,7 @@ import {
   barrier,
   createCache,
   HerdcacheError,
+  InvalidOptionError,
   lmdbTier,
   memoryTier,
   redisTier,
@@ -117,21 +118,21 @@ describe('option values that crashed or misled', () => {
     }
   });
 
-  it('factories given null or a wrong type refuse it with E_INVALID_OPTION, never a TypeError', () => {
-    const factories: Array<[string, () => unknown]> = [
-      ['barrier(null)', () => barrier(null as never)],
-      ['xfetch(null)', () => xfetch(null as never)],
-      ['timeouts(null)', () => timeouts(null as never)],
-      ['timeouts()', () => timeouts()],
-      ['memoryTier(null)', () => memoryTier(null as never)],
-      ['lmdbTier(null)', () => lmdbTier(null as never)],
-      ['barrier(5)', () => barrier(5 as never)],
-      ["createCache({ memory: 5 })", () => createCache({ memory: 5 as never, lmdb: false })],
-      ["createCache({ lmdb: 'x' })", () => createCache({ lmdb: 'x' as never })],
-      ['createCache({ tiers: 5 })', () => createCache({ tiers: 5 as never })],
+  it('factories given null or a wrong type refuse it with E_INVALID_OPTION, never a TypeError, naming the option that is wrong', () => {
+    const factories: Array<[string, () => unknown, string]> = [
+      ['barrier(null)', () => barrier(null as never), 'barrier'],
+      ['xfetch(null)', () => xfetch(null as never), 'xfetch'],
+      ['timeouts(null)', () => timeouts(null as never), 'timeouts'],
+      ['timeouts()', () => timeouts(), 'timeouts'],
+      ['memoryTier(null)', () => memoryTier(null as never), 'memoryTier'],
+      ['lmdbTier(null)', () => lmdbTier(null as never), 'lmdbTier'],
+      ['barrier(5)', () => barrier(5 as never), 'barrier'],
+      ["createCache({ memory: 5 })", () => createCache({ memory: 5 as never, lmdb: false }), 'memory'],
+      ["createCache({ lmdb: 'x' })", () => createCache({ lmdb: 'x' as never }), 'lmdb'],
+      ['createCache({ tiers: 5 })', () => createCache({ tiers: 5 as never }), 'tiers'],
     ];
-    for (const [name, make] of factories) {
-      assert.throws(make, (e: unknown) => e instanceof HerdcacheError && e.code === 'E_INVALID_OPTION', name);
+    for (const [name, make, option] of factories) {
+      assert.throws(make, (e: unknown) => e instanceof InvalidOptionError && e.code === 'E_INVALID_OPTION' && e.option.startsWith(option) && e.message.startsWith(`${e.option}: `), name);
     }
   });
 

@@ -52,6 +52,33 @@ describe('barrier()', () => {
     }
   });
 
+  it('double check: a value stored by someone else before the lease was taken, and stale by then, is what the compute is handed as its stale value', async () => {
+    const clock = manualClock();
+    const path = freshPath();
+    const other = build(clock, [], path, { maxAge: 60_000 });
+    // After the lookup missed: another process stores the key, and the clock passes its ttl.
+    const meddler: Policy = {
+      name: 'meddler',
+      create: () => ({
+        async handle(call, next) {
+          assert.equal(call.entry, undefined, 'the lookup missed');
+          await other.set(call.key, 'from elsewhere');
+          clock.advance(1_001);
+          return next();
+        },
+      }),
+    };
+    const cache = build(clock, [meddler, barrier()], path, { maxAge: 60_000 });
+    try {
+      let handed: unknown = 'not called';
+      assert.equal(await cache.compute('k', ({ stale }) => { handed = stale; return 'mine'; }), 'mine');
+      assert.equal(handed, 'from elsewhere', 'the compute saw the stale value the double check found');
+    } finally {
+      await cache.close();
+      await other.close();
+    }
+  });
+
   it('double check: a value stored by someone else before the lease was taken is not recomputed', async () => {
     const clock = manualClock();
     const path = freshPath();
