@@ -7,6 +7,7 @@ import {
   barrier,
   CacheClosedError,
   createCache,
+  HerdcacheError,
   InvalidOptionError,
   lmdbTier,
   memoryTier,
@@ -388,7 +389,13 @@ describe('stats', () => {
     });
     assert.equal(memory.getSync!('k'), undefined, 'no partial copy stays in L1 after a failed write');
     assert.equal(cache.stats().sets, 0);
-    await assert.rejects(cache.delete('k'), StorageError);
+    await assert.rejects(cache.delete('k'), (err: unknown) => {
+      assert.ok(err instanceof StorageError);
+      assert.match(err.message, /delete failed/, 'the message says which operation failed');
+      assert.equal(err.key, 'k');
+      assert.equal((err.cause as Error).message, 'server down', 'the tier\'s own error is the cause');
+      return true;
+    });
     // A compute still answers its caller when the store fails; the value is just not cached.
     assert.equal(await cache.compute('c', () => 'computed'), 'computed');
   });
@@ -492,6 +499,15 @@ describe('close', () => {
 });
 
 describe('namespaces', () => {
+  it('a process tier\'s key limit is the caller\'s key alone: the namespace prefix counts only on shared tiers', async (t) => {
+    const tier = { ...memoryTier(), maxKeyBytes: 10 } as Tier;
+    const cache = createCache({ tiers: [tier], namespace: 'users' });
+    t.after(() => cache.close());
+    await cache.set('0123456789', 'ten bytes');
+    assert.equal(cache.getSync('0123456789'), 'ten bytes');
+    await assert.rejects(cache.set('0123456789a', 'eleven'), (err: unknown) => err instanceof HerdcacheError && err.code === 'E_INVALID_KEY');
+  });
+
   it('namespace "a" + key "b:c" and namespace "a:b" + key "c" never collide on one LMDB path', async (t) => {
     const dir = tempDir('herdcache-ns');
     const clock = manualClock(T0);
