@@ -97,7 +97,7 @@ export class Coverage {
   check(t: DiagnosticSink, minimum: Readonly<Record<string, number>>): void {
     for (const name of new Set([...this.counts.keys(), ...Object.keys(minimum)])) {
       const share = minimum[name];
-      t.diagnostic(`${this.property}: ${this.count(name)} of ${this.runs} runs ${name}${share === undefined ? '' : ` (at least ${formatShare(share)} required)`}`);
+      t.diagnostic(`${this.property}: ${this.count(name)} of ${this.runs} runs ${name}${share === undefined ? '' : ` (${share >= 1 ? 'every run' : `a rate of at least ${formatShare(share)}`} required)`}`);
     }
     assert.ok(this.runs > 0, `${this.property}: no run was counted`);
     for (const [name, share] of Object.entries(minimum)) {
