@@ -1,0 +1,84 @@
+// Parts of the tiers that only the rare paths reach, each on its own: the link leases of a full
+// disk taken over once expired, the Redis repair queue past its limit, and the sweep dropping
+// tombstones and clear stamps once they are older than twice their retention.
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { TOMBSTONE_RETENTION } from '../../src/core/coherence-parts.js';
+import { acquireEnvironment, releaseEnvironment, transact } from '../../src/tiers/lmdb-env.js';
+import { linkLeaseStore } from '../../src/tiers/lmdb-link-leases.js';
+import { sweepEnvironment } from '../../src/tiers/lmdb-sweep.js';
+import { RepairQueue } from '../../src/tiers/redis-repairs.js';
+import { manualClock } from '../helpers/clock.js';
+import { tempDir } from '../helpers/tmp.js';
+
+describe('link leases (a full disk\'s machine-wide leases)', () => {
+  it('one holder per key; an expired link is taken over (tookOver) and the old holder can no longer release it', async (t) => {
+    const dir = tempDir('herdcache-links');
+    t.after(() => dir.cleanup());
+    const clock = manualClock(1_000);
+    const store = linkLeaseStore(dir.path, clock);
+    const first = await store.acquire('k', 'first', 500);
+    assert.equal(first.acquired, true);
+    const refused = await store.acquire('k', 'second', 500);
+    assert.ok(!refused.acquired && refused.holder.token === 'first', 'a live link keeps its holder');
+    assert.equal((await store.acquire('other', 'second', 500)).acquired, true, 'keys are independent');
+    clock.advance(501);
+    assert.equal(await store.holder('k'), undefined, 'an expired link has no holder');
+    const taken = await store.acquire('k', 'second', 500);
+    assert.ok(taken.acquired && taken.tookOver, 'the expired link is taken over');
+    assert.equal(await store.release('k', 'first'), false, 'the old holder cannot release its successor\'s lease');
+    assert.equal((await store.holder('k'))?.token, 'second');
+    assert.equal(await store.release('k', 'second'), true);
+    assert.equal(await store.holder('k'), undefined);
+    assert.deepEqual(readdirSync(join(dir.path, 'leases')).length, 1, 'only the other key\'s link is left');
+  });
+});
+
+describe('Redis repair queue', () => {
+  it('past its limit it repairs the whole prefix instead of naming keys, and is empty again once that repair is done', () => {
+    const queue = new RepairQueue(3);
+    queue.add({ key: 'a' });
+    queue.add({ prefix: 'p:' });
+    queue.settled('a');
+    assert.deepEqual(queue.pending(), [{ prefix: 'p:' }], 'a later write of a key settles its repair');
+    queue.add({ key: 'b' });
+    queue.add({ key: 'c' });
+    queue.add({ key: 'd' });
+    assert.deepEqual(queue.pending(), [{ prefix: '' }], 'over the limit: everything');
+    assert.equal(queue.size, 1);
+    assert.equal(queue.has({ prefix: '' }), true);
+    assert.equal(queue.has({ key: 'b' }), false);
+    queue.add({ key: 'e' });
+    queue.done({ prefix: '' });
+    assert.deepEqual(queue.pending(), []);
+    assert.equal(queue.size, 0);
+    queue.add({ key: 'f' });
+    assert.deepEqual(queue.pending(), [{ key: 'f' }], 'it names keys again after the overflow was repaired');
+  });
+});
+
+describe('the LMDB sweep and the delete stamps', () => {
+  it('keeps a tombstone and a clear stamp for twice their retention, then drops them', async (t) => {
+    const dir = tempDir('herdcache-stamps');
+    const env = acquireEnvironment(dir.path, 1 << 26);
+    t.after(async () => {
+      await releaseEnvironment(env);
+      dir.cleanup();
+    });
+    const t0 = 10_000_000;
+    await transact(env, env.tombstones, () => {
+      env.tombstones.put('0::gone', { v: 1, t: t0 });
+      env.clears.put('0::', { v: 2, t: t0 });
+    });
+    await sweepEnvironment(env, t0 + 2 * TOMBSTONE_RETENTION, 1 << 30);
+    env.root.resetReadTxn();
+    assert.ok(env.tombstones.get('0::gone') !== undefined && env.clears.get('0::') !== undefined, 'kept for twice the retention');
+    await sweepEnvironment(env, t0 + 2 * TOMBSTONE_RETENTION + 1, 1 << 30);
+    env.root.resetReadTxn();
+    assert.equal(env.tombstones.get('0::gone'), undefined, 'the tombstone is dropped after');
+    assert.equal(env.clears.get('0::'), undefined, 'the clear stamp is dropped after');
+    assert.ok(existsSync(join(dir.path, 'data.mdb')));
+  });
+});
