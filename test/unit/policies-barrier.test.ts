@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import fc from 'fast-check';
-import { barrier, createCache, errors, lmdbTier, memoryTier, type Cache, type LeaseStore, type Policy } from '../../src/index.js';
+import { barrier, createCache, errors, lmdbTier, memoryTier, type Cache, type LeaseStore, type Policy, type Tier } from '../../src/index.js';
 import { manualClock, type ManualClock } from '../helpers/clock.js';
 import { propertyParams } from '../helpers/fc.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -49,6 +49,36 @@ describe('barrier()', () => {
       assert.equal(stats.leaseWaits, 1, 'the eleven waiters of this process share one wait');
     } finally {
       await cache.close();
+    }
+  });
+
+  it('double check: a value stored after the lookup missed and before the lease was granted is served, not recomputed', async () => {
+    const clock = manualClock();
+    const path = freshPath();
+    const other = build(clock, [], path);
+    // A second machine-wide lease store, whose grant comes just after another process stored the
+    // key and let its lease go: only the look after taking the lease can see that value.
+    const leases: LeaseStore = {
+      scope: 'machine',
+      acquire: async (key, token, ttl) => {
+        await other.set('k', 'from elsewhere');
+        return { acquired: true, lease: { key, token, expiresAt: clock() + ttl }, tookOver: false };
+      },
+      release: async () => true,
+      holder: () => undefined,
+    };
+    const granting: Tier = {
+      name: 'granting', scope: 'machine', maxKeyBytes: 1_000, leases,
+      attach: () => undefined, get: () => undefined, set: () => undefined, delete: () => undefined, clear: () => undefined, close: () => Promise.resolve(),
+    };
+    const cache = createCache({ ttl: 1_000, clock, tiers: [memoryTier(), lmdbTier({ path }), granting], policies: [barrier()] });
+    try {
+      let runs = 0;
+      assert.equal(await cache.compute('k', () => { runs++; return 'mine'; }), 'from elsewhere');
+      assert.equal(runs, 0, 'the look after taking the lease found the value');
+    } finally {
+      await cache.close();
+      await other.close();
     }
   });
 
