@@ -63,7 +63,12 @@ describe('redisTier options', () => {
       await assert.rejects(tier.set('k', makeEntry(1, Date.now(), 1_000, 1_000, 0), -1), StorageError);
       assert.deepEqual(tier.status(), { connected: false, subscribed: false, repairsPending: 1, circuit: 'closed', failures: 0 }, 'the failed write waits for its repair');
       assert.deepEqual(reports.map((r) => r.type === 'error' && r.operation), ['set'], 'the failed write is reported, reads are left to the engine');
-      await assert.rejects(tier.ready(200), StorageError);
+      await assert.rejects(tier.ready(200), (error: unknown) => {
+        assert.ok(error instanceof StorageError);
+        assert.match(error.message, /not connected and subscribed after 200 ms/);
+        assert.ok(error.cause instanceof Error, 'the last connection error is its cause');
+        return true;
+      });
     } finally {
       await tier.close();
     }
