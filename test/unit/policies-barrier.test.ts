@@ -22,6 +22,24 @@ function build(clock: ManualClock, policies: readonly Policy[], path = freshPath
   return createCache({ ttl: 1_000, ...extra, clock, lmdb: { path }, policies });
 }
 
+/**
+ * A stage before barrier that, once the lookup missed, has another cache store the key (and then
+ * runs `then`, e.g. moves the clock): what barrier meets after the lookup and before its lease.
+ */
+function meddler(other: Cache, then: () => void = () => undefined): Policy {
+  return {
+    name: 'meddler',
+    create: () => ({
+      async handle(call, next) {
+        assert.equal(call.entry, undefined, 'the lookup missed');
+        await other.set(call.key, 'from elsewhere');
+        then();
+        return next();
+      },
+    }),
+  };
+}
+
 describe('barrier()', () => {
   it('N concurrent cold callers in one process: one compute, all get its value, one shared wait', async () => {
     const clock = manualClock();
@@ -87,18 +105,7 @@ describe('barrier()', () => {
     const path = freshPath();
     const other = build(clock, [], path, { maxAge: 60_000 });
     // After the lookup missed: another process stores the key, and the clock passes its ttl.
-    const meddler: Policy = {
-      name: 'meddler',
-      create: () => ({
-        async handle(call, next) {
-          assert.equal(call.entry, undefined, 'the lookup missed');
-          await other.set(call.key, 'from elsewhere');
-          clock.advance(1_001);
-          return next();
-        },
-      }),
-    };
-    const cache = build(clock, [meddler, barrier()], path, { maxAge: 60_000 });
+    const cache = build(clock, [meddler(other, () => clock.advance(1_001)), barrier()], path, { maxAge: 60_000 });
     try {
       let handed: unknown = 'not called';
       assert.equal(await cache.compute('k', ({ stale }) => { handed = stale; return 'mine'; }), 'mine');
@@ -114,17 +121,7 @@ describe('barrier()', () => {
     const path = freshPath();
     const other = build(clock, [], path);
     // Runs after the lookup missed and before barrier takes the lease: another process fills the key.
-    const meddler: Policy = {
-      name: 'meddler',
-      create: () => ({
-        async handle(call, next) {
-          assert.equal(call.entry, undefined, 'the lookup missed');
-          await other.set(call.key, 'from elsewhere');
-          return next();
-        },
-      }),
-    };
-    const cache = build(clock, [meddler, barrier()], path);
+    const cache = build(clock, [meddler(other), barrier()], path);
     try {
       let runs = 0;
       assert.equal(await cache.compute('k', () => { runs++; return 'mine'; }), 'from elsewhere');
