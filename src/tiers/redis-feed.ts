@@ -106,14 +106,12 @@ export class ChangeFeed {
     const saved = this.lastId ?? this.options.checkpoints()?.get(this.options.checkpoint);
     const info = await streamInfo(connection, this.options.stream);
     const end = info?.lastGenerated ?? '0-0';
-    if (saved === undefined) {
-      this.lastId = end;
-    } else if (info === undefined ? saved !== '0-0' : compareStreamIds(end, saved) < 0 || (info.trimmedThrough !== undefined && compareStreamIds(info.trimmedThrough, saved) > 0)) {
-      // Records after `saved` are gone (trimmed, or Redis lost the stream): drop everything.
+    if (saved !== undefined && missedRecordsAreGone(saved, info)) {
+      // Everything up to the stream's end is covered by dropping every local copy.
       this.options.deliver({ prefix: '' });
-      this.lastId = compareStreamIds(end, saved) < 0 || info === undefined ? end : saved;
+      this.lastId = end;
     } else {
-      this.lastId = saved;
+      this.lastId = saved ?? end;
     }
   }
 
@@ -140,8 +138,33 @@ export class ChangeFeed {
   }
 }
 
-/** XINFO STREAM: the last id ever generated and how far records were trimmed (undefined: no stream). */
-async function streamInfo(connection: Redis, stream: string): Promise<{ lastGenerated: string; trimmedThrough: string | undefined } | undefined> {
+/** What XINFO STREAM says of the stream (undefined: there is none). */
+interface StreamInfo {
+  readonly lastGenerated: string;
+  /** The oldest record still held; undefined when it holds none. */
+  readonly firstId: string | undefined;
+  readonly length: number;
+  /** Records ever added (Redis 7 and later). */
+  readonly entriesAdded: number | undefined;
+}
+
+/**
+ * Whether records after `saved` (the last record applied, or the stream's end when it was last
+ * followed) may have left the stream. Trimming removes the oldest records first and nothing else
+ * deletes them, so records after `saved` are all still there exactly when `saved` itself is (or
+ * nothing came after it). Redis 7's `max-deleted-entry-id` counts XDEL only, not trimming, so it
+ * cannot tell. When `saved` itself was trimmed but nothing after it, this still says gone: a
+ * needless drop costs misses, a missed one would serve stale values.
+ */
+export function missedRecordsAreGone(saved: string, info: StreamInfo | undefined): boolean {
+  if (info === undefined) return saved !== '0-0';
+  if (compareStreamIds(info.lastGenerated, saved) < 0) return true; // the stream started over
+  if (compareStreamIds(info.lastGenerated, saved) === 0) return false;
+  if (saved === '0-0') return info.entriesAdded === undefined || info.entriesAdded > info.length;
+  return info.firstId === undefined || compareStreamIds(info.firstId, saved) > 0;
+}
+
+async function streamInfo(connection: Redis, stream: string): Promise<StreamInfo | undefined> {
   let reply: unknown;
   try {
     reply = await connection.xinfo('STREAM', stream);
@@ -150,17 +173,16 @@ async function streamInfo(connection: Redis, stream: string): Promise<{ lastGene
     throw error;
   }
   const flat = Array.isArray(reply) ? reply : [];
-  const field = (name: string): unknown => flat[flat.indexOf(name) + 1];
-  const lastGenerated = String(field('last-generated-id') ?? '0-0');
-  const maxDeleted = field('max-deleted-entry-id');
+  const field = (name: string): unknown => {
+    const at = flat.indexOf(name);
+    return at < 0 ? undefined : flat[at + 1];
+  };
   const first = field('first-entry');
-  // Redis 7 says how far it deleted; before it, a first record later than ours may mean a gap.
-  const firstId = Array.isArray(first) && typeof first[0] === 'string' ? first[0] : undefined;
-  const trimmedThrough = typeof maxDeleted === 'string' ? maxDeleted : firstId === undefined ? undefined : previousId(firstId);
-  return { lastGenerated, trimmedThrough };
-}
-
-function previousId(id: string): string {
-  const [ms = 0, seq = 0] = id.split('-').map(Number);
-  return seq > 0 ? `${ms}-${seq - 1}` : `${Math.max(0, ms - 1)}-${Number.MAX_SAFE_INTEGER}`;
+  const added = field('entries-added');
+  return {
+    lastGenerated: String(field('last-generated-id') ?? '0-0'),
+    firstId: Array.isArray(first) && typeof first[0] === 'string' ? first[0] : undefined,
+    length: Number(field('length') ?? 0),
+    entriesAdded: typeof added === 'number' ? added : undefined,
+  };
 }

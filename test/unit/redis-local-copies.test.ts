@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
+import { Redis } from 'ioredis';
 import { barrier, createCache, lmdbTier, memoryTier, redisTier, type Invalidation } from '../../src/index.js';
 import { makeEntry } from '../../src/core/entry.js';
 import { acquireEnvironment, releaseEnvironment } from '../../src/tiers/lmdb-env.js';
@@ -119,6 +120,43 @@ describe('local copies after an invalidation from Redis', { skip: redisSkip() },
       here.cleanup();
       there.cleanup();
     }
+  });
+
+  it('a machine away while the change stream was trimmed past its checkpoint drops its copies when it returns', async (t) => {
+    const here = tempDir('herdcache-redis-away-a');
+    const there = tempDir('herdcache-redis-away-b');
+    t.after(() => { here.cleanup(); there.cleanup(); });
+    // A stream kept short: Redis trims in whole nodes (100 records by default), so 400 changes trim it.
+    const machine = (path: string) => {
+      const redis = redisTier({ url: server.url, keyPrefix: 'away:', changeStreamLength: 10 });
+      return { redis, cache: createCache({ tiers: [memoryTier(), lmdbTier({ path }), redis], ttl: 60_000 }) };
+    };
+    const away = machine(here.path);
+    const stays = machine(there.path);
+    await Promise.all([away.redis.ready(), stays.redis.ready()]);
+    await stays.cache.set('k', 'old');
+    for (let i = 0; i < 200 && (await storedValue(here.path, 'k')) !== 'old'; i++) {
+      assert.equal(await away.cache.get('k'), 'old');
+      await delay(5);
+    }
+    assert.equal(await storedValue(here.path, 'k'), 'old', "the away machine's LMDB holds a copy");
+    // Its checkpoint was saved when it began to follow; now every process of the machine stops.
+    await away.cache.close();
+    await stays.cache.set('k', 'new');
+    for (let i = 0; i < 400; i++) await stays.cache.set(`filler-${i % 50}`, i);
+    const probe = new Redis(server.url);
+    t.after(() => probe.disconnect());
+    const records = await probe.xrange('away:x', '-', '+');
+    assert.ok(records.length < 402, `the stream was trimmed (${records.length} records kept)`);
+    assert.ok(records.every(([, fields]) => !fields.includes('0::k')), 'no record of a change of k is left in the stream');
+    assert.equal(await storedValue(here.path, 'k'), 'old', 'nothing touched the file while the machine was away');
+
+    const back = machine(here.path);
+    t.after(() => back.cache.close());
+    await back.redis.ready();
+    assert.equal(await storedValue(here.path, 'k'), undefined, 'the copy older than the trimmed records was dropped');
+    assert.equal(await back.cache.get('k'), 'new');
+    await stays.cache.close();
   });
 
   it("a write this machine's LMDB refuses (file full) but Redis takes leaves no older copy in LMDB", async (t) => {
