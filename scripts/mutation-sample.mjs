@@ -39,10 +39,15 @@ const retest = option('retest', '').split(',').filter(Boolean);
 const timeoutMs = option('timeout', undefined) === undefined ? undefined : Number(option('timeout', undefined));
 mkdirSync(out, { recursive: true });
 
+/** Largest file any test may write under mutation, KiB (bash's ulimit -f unit): 8 GiB. */
+const FILE_SIZE_LIMIT_KIB = 8 * 1024 * 1024;
+
 function stryker(config, name) {
   const file = join(out, `${name}.config.json`);
   writeFileSync(file, JSON.stringify(config, null, 2));
-  const run = spawnSync('npx', ['stryker', 'run', file], { stdio: 'inherit' });
+  // A mutant can make a tier grow its file without end (a headroom or map size gone wrong): the
+  // file size limit makes such a write fail, so the mutant is killed instead of filling the disk.
+  const run = spawnSync('bash', ['-c', `ulimit -f ${FILE_SIZE_LIMIT_KIB} && exec npx stryker run "$0"`, file], { stdio: 'inherit' });
   if (run.status !== 0) throw new Error(`stryker run ${file} exited with ${run.status}`);
 }
 
