@@ -291,20 +291,7 @@ class RedisTierImpl implements RedisTier {
   }
 
   async clear(prefix: string): Promise<WriteOutcome> {
-    const pattern = `${globEscape(`${this.options.keyPrefix}e:${prefix}`)}*`;
-    const version = await this.write('clear', { prefix }, async () => {
-      // The clear is marked first (computes storing meanwhile are refused), then each SCAN step
-      // is its own bounded command, then the change is announced.
-      const marked = await this.run('clear', undefined, (client) => markClear(client, this.options.keyPrefix, prefix));
-      let cursor = '0';
-      do {
-        const [next, keys] = await this.run('clear', undefined, (client) => client.scan(cursor, 'MATCH', pattern, 'COUNT', SCAN_COUNT));
-        cursor = next;
-        if (keys.length > 0) await this.run('clear', undefined, (client) => client.unlink(...keys));
-      } while (cursor !== '0');
-      await this.run('clear', undefined, (client) => announceClear(client, this.options.keyPrefix, prefix, marked, this.writer()));
-      return marked;
-    });
+    const version = await this.write('clear', { prefix }, () => this.clearPrefix(prefix));
     return { applied: true, version };
   }
 
@@ -511,6 +498,23 @@ class RedisTierImpl implements RedisTier {
     }
   }
 
+  /**
+   * The clear is marked first (computes storing meanwhile are refused), then each SCAN step is its
+   * own bounded command, then the change is announced. Resolves with the clear's version.
+   */
+  private async clearPrefix(prefix: string): Promise<number> {
+    const pattern = `${globEscape(`${this.options.keyPrefix}e:${prefix}`)}*`;
+    const marked = await this.run('clear', undefined, (client) => markClear(client, this.options.keyPrefix, prefix));
+    let cursor = '0';
+    do {
+      const [next, keys] = await this.run('clear', undefined, (client) => client.scan(cursor, 'MATCH', pattern, 'COUNT', SCAN_COUNT));
+      cursor = next;
+      if (keys.length > 0) await this.run('clear', undefined, (client) => client.unlink(...keys));
+    } while (cursor !== '0');
+    await this.run('clear', undefined, (client) => announceClear(client, this.options.keyPrefix, prefix, marked, this.writer()));
+    return marked;
+  }
+
   private writer(): WriterArgs {
     return { origin: this.origin, site: this.host.site ?? '', streamLength: this.options.changeStreamLength };
   }
@@ -551,7 +555,8 @@ class RedisTierImpl implements RedisTier {
       const keys = layoutOf(this.options.keyPrefix, target.key);
       await this.run('repair', target.key, (client) => deleteEntry(client, keys, TOMBSTONE_RETENTION * 2, target.key, this.writer()));
     } else {
-      await this.clear(target.prefix);
+      // Not through clear(): a repair that fails while Redis is away is not news each time.
+      await this.clearPrefix(target.prefix);
     }
   }
 

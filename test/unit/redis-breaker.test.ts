@@ -48,6 +48,21 @@ describe('redis circuit breaker', () => {
     assert.equal(breaker.allow(), true);
   });
 
+  it('frees the trial slot when the trial was never sent, without closing or counting', () => {
+    const time = fakeTime();
+    const breaker = new CircuitBreaker({ failures: 1, cooldown: 100 }, time.now);
+    breaker.failed();
+    assert.equal(breaker.retryIn, 100);
+    time.advance(100);
+    assert.equal(breaker.allow(), true, 'the trial');
+    breaker.abandoned();
+    assert.equal(breaker.state, 'half-open', 'an abandoned trial says nothing about the server');
+    assert.equal(breaker.failures, 1);
+    assert.equal(breaker.allow(), true, 'another caller may try');
+    assert.equal(breaker.allow(), false);
+    assert.equal(breaker.retryIn, 0, 'no longer open');
+  });
+
   it('reopens for a full cooldown when the trial fails', () => {
     const time = fakeTime();
     const breaker = new CircuitBreaker({ failures: 2, cooldown: 500 }, time.now);
