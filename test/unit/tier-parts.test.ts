@@ -2,7 +2,8 @@
 // disk taken over once expired, the Redis repair queue past its limit, and the sweep dropping
 // tombstones and clear stamps once they are older than twice their retention.
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { TOMBSTONE_RETENTION } from '../../src/core/coherence-parts.js';
@@ -33,6 +34,49 @@ describe('link leases (a full disk\'s machine-wide leases)', () => {
     assert.equal(await store.release('k', 'second'), true);
     assert.equal(await store.holder('k'), undefined);
     assert.deepEqual(readdirSync(join(dir.path, 'leases')).length, 1, 'only the other key\'s link is left');
+  });
+});
+
+describe('link leases: their file format and failures', () => {
+  it('each lease is a link named after the hash of its key, whose target is token@expiry; other processes read it so', async (t) => {
+    const dir = tempDir('herdcache-links-format');
+    t.after(() => dir.cleanup());
+    const clock = manualClock(5_000);
+    const store = linkLeaseStore(dir.path, clock);
+    assert.equal(existsSync(join(dir.path, 'leases')), false, 'no folder before the first lease');
+    assert.deepEqual(await store.acquire('0::page', 'tok', 250), { acquired: true, lease: { key: '0::page', token: 'tok', expiresAt: 5_250 }, tookOver: false });
+    const name = createHash('sha256').update('0::page').digest('hex').slice(0, 40);
+    assert.deepEqual(readdirSync(join(dir.path, 'leases')), [name]);
+    assert.equal(readlinkSync(join(dir.path, 'leases', name)), 'tok@5250');
+    clock.advance(249);
+    assert.deepEqual(store.holder('0::page'), { key: '0::page', token: 'tok', expiresAt: 5_250 });
+    clock.advance(1);
+    assert.equal(store.holder('0::page'), undefined, 'at its expiry');
+    assert.equal((await store.acquire('0::page', 'next', 100)).acquired, true, 'taken over at its expiry');
+  });
+
+  it('a link whose target is not token@expiry counts as expired; a release of another token or of nothing is refused', async (t) => {
+    const dir = tempDir('herdcache-links-odd');
+    t.after(() => dir.cleanup());
+    const store = linkLeaseStore(dir.path, manualClock(5_000));
+    await store.acquire('seed', 'x', 1); // creates the folder
+    symlinkSync('garbage', join(dir.path, 'leases', createHash('sha256').update('odd').digest('hex').slice(0, 40)));
+    assert.equal(store.holder('odd'), undefined);
+    const taken = await store.acquire('odd', 'me', 100);
+    assert.ok(taken.acquired && taken.tookOver);
+    assert.equal(await store.release('odd', 'other'), false);
+    assert.equal((await store.holder('odd'))?.token, 'me', 'a refused release leaves the link');
+    assert.equal(await store.release('absent', 'me'), false);
+    assert.equal(await store.release('odd', 'me'), true);
+  });
+
+  it('a folder that cannot hold links fails loudly instead of granting', async (t) => {
+    const dir = tempDir('herdcache-links-broken');
+    t.after(() => dir.cleanup());
+    writeFileSync(join(dir.path, 'leases'), 'a file where the folder should be');
+    const store = linkLeaseStore(dir.path, manualClock(5_000));
+    await assert.rejects(store.acquire('k', 'me', 100), (error: unknown) => (error as NodeJS.ErrnoException).code === 'ENOTDIR');
+    assert.throws(() => store.holder('k'), (error: unknown) => (error as NodeJS.ErrnoException).code === 'ENOTDIR');
   });
 });
 
