@@ -101,6 +101,29 @@ describe('Redis repair queue', () => {
     queue.add({ key: 'f' });
     assert.deepEqual(queue.pending(), [{ key: 'f' }], 'it names keys again after the overflow was repaired');
   });
+
+  it('up to its limit it names each target once, prefixes first, and forgets each as it is repaired', () => {
+    const queue = new RepairQueue(4);
+    queue.add({ key: 'k1' });
+    queue.add({ prefix: 'p:' });
+    queue.add({ key: 'k1' });
+    queue.add({ key: 'k2' });
+    queue.add({ prefix: '' });
+    assert.equal(queue.size, 4, 'exactly at the limit: still named');
+    assert.deepEqual(queue.pending(), [{ prefix: 'p:' }, { prefix: '' }, { key: 'k1' }, { key: 'k2' }]);
+    assert.equal(queue.has({ key: 'k1' }), true);
+    assert.equal(queue.has({ prefix: 'p:' }), true);
+    assert.equal(queue.has({ key: 'p:' }), false, 'a key is not a prefix');
+    assert.equal(queue.has({ prefix: 'k1' }), false, 'a prefix is not a key');
+    queue.settled('p:');
+    assert.equal(queue.has({ prefix: 'p:' }), true, 'a write of a key settles no prefix');
+    queue.done({ prefix: '' });
+    assert.equal(queue.has({ prefix: '' }), false, 'a named clear of everything is done like any prefix');
+    queue.done({ key: 'k1' });
+    queue.done({ prefix: 'p:' });
+    assert.deepEqual(queue.pending(), [{ key: 'k2' }]);
+    assert.equal(queue.size, 1);
+  });
 });
 
 describe('the LMDB sweep and the delete stamps', () => {
