@@ -127,15 +127,20 @@ async function sweepOnce(env: LmdbEnvironment, now: number, maxBytes: number): P
     const evicted: Eviction[] = [];
     const evict = (index: [number, string], cause: Eviction['cause']): void => {
       const [storedAt, key] = index;
-      env.byAge.remove(index);
       let record: unknown;
       try {
         record = env.entries.get(key);
       } catch {
+        record = undefined;
+      }
+      // A row whose record is gone or was replaced is stale. A record stored again within the same
+      // millisecond shares its row, which the scan saw with the old expiry: the row stays.
+      if (!isEntryRecord(record) || record.storedAt !== storedAt) {
+        env.byAge.remove(index);
         return;
       }
-      if (!isEntryRecord(record) || record.storedAt !== storedAt) return;
       if (cause === 'expired' && record.staleUntil > now) return;
+      env.byAge.remove(index);
       env.entries.remove(key);
       evicted.push({ key, cause });
     };

@@ -9,7 +9,7 @@ import { describe, it } from 'node:test';
 import { TOMBSTONE_RETENTION } from '../../src/core/coherence-parts.js';
 import { acquireEnvironment, releaseEnvironment, transact } from '../../src/tiers/lmdb-env.js';
 import { linkLeaseStore } from '../../src/tiers/lmdb-link-leases.js';
-import { sweepEnvironment } from '../../src/tiers/lmdb-sweep.js';
+import { CHANGE_RETENTION, sweepEnvironment } from '../../src/tiers/lmdb-sweep.js';
 import { RepairQueue } from '../../src/tiers/redis-repairs.js';
 import { manualClock } from '../helpers/clock.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -147,5 +147,43 @@ describe('the LMDB sweep and the delete stamps', () => {
     assert.equal(env.tombstones.get('0::gone'), undefined, 'the tombstone is dropped after');
     assert.equal(env.clears.get('0::'), undefined, 'the clear stamp is dropped after');
     assert.ok(existsSync(join(dir.path, 'data.mdb')));
+  });
+
+  it('removes entries at their grand timeout, log records past the retention (marking how far), and leases dead for longer than it', async (t) => {
+    const dir = tempDir('herdcache-sweep-bounds');
+    const env = acquireEnvironment(dir.path, 1 << 26);
+    t.after(async () => {
+      await releaseEnvironment(env);
+      dir.cleanup();
+    });
+    const t0 = 50_000_000;
+    const record = (storedAt: number, staleUntil: number) => ({ value: 1, storedAt, freshUntil: staleUntil, staleUntil, delta: 0, v: 1 });
+    await transact(env, env.entries, () => {
+      for (const [key, staleUntil] of [['0::due', t0], ['0::next', t0 + 1]] as const) {
+        env.entries.put(key, record(t0 - 10, staleUntil));
+        env.byAge.put([t0 - 10, key], staleUntil);
+      }
+      // Its index row says it expired; the record, replaced meanwhile by another process, says not.
+      env.entries.put('0::renewed', record(t0 - 10, t0 + 60_000));
+      env.byAge.put([t0 - 10, '0::renewed'], t0 - 5);
+      env.log.put(1, { o: 'x', t: t0 - CHANGE_RETENTION - 1, k: '0::a' });
+      env.log.put(2, { o: 'x', t: t0 - CHANGE_RETENTION, k: '0::b' });
+      env.log.put(3, { o: 'x', t: t0, k: '0::c' });
+      env.leases.put('0::dead', { token: 'a', expiresAt: t0 - CHANGE_RETENTION - 1 });
+      env.leases.put('0::lately', { token: 'b', expiresAt: t0 - CHANGE_RETENTION });
+    });
+    const evicted = await sweepEnvironment(env, t0, 1 << 30);
+    assert.deepEqual(evicted, [{ key: '0::due', cause: 'expired' }]);
+    env.root.resetReadTxn();
+    assert.equal(env.entries.get('0::next') !== undefined, true, 'a millisecond before its grand timeout');
+    assert.equal(env.entries.get('0::renewed') !== undefined, true, 'the record decides, not its index row');
+    assert.equal(env.byAge.doesExist([t0 - 10, '0::renewed']), true, 'and keeps its index row, or no sweep would ever find it again');
+    assert.deepEqual([...env.log.getKeys({})], [2, 3], 'records older than the retention go, oldest first');
+    assert.equal(env.meta.get('trimmed'), 1, 'followers learn how far the log was trimmed');
+    assert.deepEqual([...env.leases.getKeys({})], ['0::lately'], 'a lease dead for longer than the retention goes');
+    await transact(env, env.entries, () => env.meta.put('trimmed', 99));
+    await sweepEnvironment(env, t0 + CHANGE_RETENTION + 1, 1 << 30);
+    env.root.resetReadTxn();
+    assert.equal(env.meta.get('trimmed'), 99, 'the mark never moves back');
   });
 });
