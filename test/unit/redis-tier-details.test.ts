@@ -172,6 +172,36 @@ describe('redisTier details on a real redis-server', { skip: redisSkip(), timeou
     assert.equal(record![1][record![1].indexOf('s') + 1], '');
   });
 
+  it("hears other tiers' lease releases on the channel, never its own nor what it cannot decode; a listener that throws is reported", async () => {
+    const prefix = `details-${++run}:`;
+    const pair = [0, 1].map(() => {
+      const tier = redisTier({ url: server.url, keyPrefix: prefix });
+      const reports: TierReport[] = [];
+      const released: string[] = [];
+      tier.attach({ clock: Date.now, report: (r) => reports.push(r) });
+      tier.onLeaseRelease((key) => released.push(key));
+      open.push(tier);
+      return { tier, reports, released };
+    });
+    const [a, b] = pair as [typeof pair[0], typeof pair[0]];
+    await Promise.all([a.tier.ready(), b.tier.ready()]);
+    await raw.publish(`${prefix}invalidations`, 'not json');
+    await raw.publish(`${prefix}invalidations`, JSON.stringify({ o: 'someone', r: '0::heard' }));
+    await a.tier.leases.acquire('0::k', 'mine', 5_000);
+    await a.tier.leases.release('0::k', 'mine');
+    const deadline = Date.now() + 5_000;
+    while (b.released.length < 2 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
+    assert.deepEqual(b.released, ['0::heard', '0::k']);
+    assert.deepEqual(a.released, ['0::heard'], 'its own release is not news to it');
+    b.tier.onInvalidation(() => {
+      throw new Error('listener failed');
+    });
+    await a.tier.set('0::k', entry('v', Date.now()), -1);
+    while (!b.reports.some((r) => r.type === 'error' && r.operation === 'invalidate') && Date.now() < deadline + 5_000) await new Promise((resolve) => setTimeout(resolve, 5));
+    const report = b.reports.find((r) => r.type === 'error' && r.operation === 'invalidate');
+    assert.equal(report?.type === 'error' && (report.error as Error).message, 'listener failed');
+  });
+
   it('leases: whole milliseconds of at least one, and a key without expiry counts as held for good', async () => {
     const clock = manualClock(2_000_000);
     const { tier, prefix } = await attached({ clock });
