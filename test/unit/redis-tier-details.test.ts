@@ -202,6 +202,20 @@ describe('redisTier details on a real redis-server', { skip: redisSkip(), timeou
     assert.equal(report?.type === 'error' && (report.error as Error).message, 'listener failed');
   });
 
+  it('reports a change stream it cannot follow, and never says it is ready', async () => {
+    const prefix = `details-${++run}:`;
+    await raw.set(`${prefix}x`, 'a string where the change stream should be');
+    const tier = redisTier({ url: server.url, keyPrefix: prefix });
+    const reports: TierReport[] = [];
+    tier.attach({ clock: Date.now, report: (r) => reports.push(r) });
+    open.push(tier);
+    await storageError(tier.ready(1_000), /^redis: not connected and subscribed after 1000 ms/, undefined);
+    const feed = reports.find((r) => r.type === 'error' && r.operation === 'feed');
+    assert.match(feed?.type === 'error' ? (feed.error as Error).message : '', /WRONGTYPE/);
+    assert.equal(tier.status().subscribed, false);
+    assert.equal(tier.status().connected, true, 'commands still work');
+  });
+
   it('leases: whole milliseconds of at least one, and a key without expiry counts as held for good', async () => {
     const clock = manualClock(2_000_000);
     const { tier, prefix } = await attached({ clock });
