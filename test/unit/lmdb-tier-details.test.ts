@@ -138,6 +138,24 @@ describe('lmdbTier details', () => {
     assert.deepEqual(Object.keys(miss).sort(), ['entry', 'observed'], 'a miss has no version');
   });
 
+  it('an overwrite or a delete leaves no index row of the older entry behind', async () => {
+    await a.tier.set('3:k', makeEntry('old', clock(), 60_000, 60_000, 0), 10);
+    clock.advance(5);
+    await a.tier.set('3:k', makeEntry('new', clock(), 60_000, 60_000, 0), 10);
+    const rows = async (): Promise<Array<[number, string]>> => {
+      const env = acquireEnvironment(dir.path, 16 * 1024 * 1024);
+      try {
+        env.root.resetReadTxn();
+        return [...env.byAge.getKeys({})].filter(([, key]) => key === '3:k');
+      } finally {
+        await releaseEnvironment(env);
+      }
+    };
+    assert.deepEqual(await rows(), [[clock(), '3:k']], 'one row, the newer entry\'s');
+    await a.tier.delete('3:k');
+    assert.deepEqual(await rows(), []);
+  });
+
   it('says what was misused, word for word', async () => {
     assert.throws(() => a.tier.attach({ clock, report: () => {} }), (error: unknown) =>
       error instanceof StorageError && error.message === 'lmdb: this LMDB tier is already attached to a cache: create one tier per cache (caches on one path share its file)');
