@@ -72,6 +72,21 @@ describe('redisTier misuse', () => {
     }
   });
 
+  it('reports a connection it cannot even open, and says why on every command', async () => {
+    const reports: TierReport[] = [];
+    const broken = new Error('no TLS certificate');
+    const template = { duplicate: () => { throw broken; } } as unknown as Redis;
+    const tier = redisTier({ client: template, connectTimeout: 200 });
+    tier.attach({ clock: Date.now, report: (r) => reports.push(r) });
+    try {
+      const error = await storageError(tier.get('k'), 'redis: get: not connected to Redis (no TLS certificate)', 'k');
+      assert.equal(error.cause, broken);
+      assert.deepEqual(reports, [{ type: 'error', operation: 'connect', error: broken }]);
+    } finally {
+      await tier.close();
+    }
+  });
+
   it('says why it is not connected, with the connection error as the cause', async () => {
     const reports: TierReport[] = [];
     const tier = redisTier({ url: 'redis://127.0.0.1:1', connectTimeout: 500 });
