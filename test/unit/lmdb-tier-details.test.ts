@@ -4,7 +4,6 @@
 // millisecond, and the errors of misuse, word for word.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { makeEntry } from '../../src/core/entry.js';
 import { InvalidKeyError, StorageError } from '../../src/core/errors.js';
 import type { CacheEntry } from '../../src/core/entry.js';
@@ -13,17 +12,10 @@ import { lmdbTier } from '../../src/tiers/lmdb.js';
 import { acquireEnvironment, releaseEnvironment, transact } from '../../src/tiers/lmdb-env.js';
 import { currentVersion, recordChange } from '../../src/tiers/lmdb-versions.js';
 import { manualClock } from '../helpers/clock.js';
+import { until } from '../fixtures/policy-support.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const NO_AUTO_SWEEP = 3_600_000;
-
-async function until(condition: () => boolean, what: string, ms = 5_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await sleep(5);
-  }
-}
 
 /** What the tier holds for `key` in a fresh snapshot (the LMDB tier's get is synchronous). */
 const fresh = (tier: Tier, key: string): CacheEntry | undefined => tier.get?.(key) as CacheEntry | undefined;
@@ -71,11 +63,11 @@ describe('lmdbTier details', () => {
     const grant = await a.tier.leases!.acquire('0::lease', 'me', 1_000);
     assert.equal(grant.acquired, true);
     assert.equal(await a.tier.leases!.release('0::lease', 'me'), true);
-    await until(() => b.changes.length === 3 && b.released.length === 1, 'b heard four changes');
+    await until(() => b.changes.length === 3 && b.released.length === 1, 'b heard four changes', 5_000);
     assert.deepEqual(b.changes, [{ key: '0::k' }, { key: '0::k' }, { prefix: '0::' }]);
     assert.deepEqual(b.released, ['0::lease']);
     await b.tier.set('0::from-b', makeEntry('v', clock(), 1_000, 1_000, 0), 10);
-    await until(() => a.changes.length === 1, 'a heard the change of b');
+    await until(() => a.changes.length === 1, 'a heard the change of b', 5_000);
     assert.deepEqual(a.changes, [{ key: '0::from-b' }], 'a heard only the change of b, none of its own');
     assert.deepEqual(a.released, []);
   });
@@ -95,7 +87,7 @@ describe('lmdbTier details', () => {
     } finally {
       await releaseEnvironment(env);
     }
-    await until(() => follower.changes.length === 2, 'the follower polled');
+    await until(() => follower.changes.length === 2, 'the follower polled', 5_000);
     assert.deepEqual(follower.changes, [{ prefix: '' }, { key: '0::kept' }]);
   });
 

@@ -3,22 +3,14 @@
 // checkpoint. Each test drives a ChangeFeed on its own connection and stream.
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
-import { setTimeout as delay } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import type { Checkpoints, Invalidation } from '../../src/core/tier.js';
 import { ChangeFeed, compareStreamIds } from '../../src/tiers/redis-feed.js';
+import { until } from '../fixtures/policy-support.js';
 import { redisSkip, startRedisServer, type RedisServer } from '../helpers/redis-server.js';
 
 const ORIGIN = 'me';
 const CHECKPOINT = 'redis:feed:';
-
-async function eventually(what: string, probe: () => boolean, ms = 5_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!probe()) {
-    if (Date.now() > deadline) assert.fail(`${what}: not within ${ms} ms`);
-    await delay(5);
-  }
-}
 
 /** Checkpoints in memory, recording each put; `failing` makes puts reject. */
 function memoryCheckpoints(initial?: string, failing = false): Checkpoints & { puts: string[] } {
@@ -94,7 +86,7 @@ describe('ChangeFeed on a real redis-server', { skip: redisSkip(), timeout: 30_0
     const handle = {
       feed, delivered, reports, states, connection, done,
       get deliveredWhenFollowing() { return deliveredWhenFollowing; },
-      following: () => eventually('the feed follows', () => feed.following),
+      following: () => until(() => feed.following, 'the feed follows', 5_000),
       /** Ends the feed: no longer current, and its connection closed so that XREAD returns. */
       async stop(): Promise<void> {
         current = false;
@@ -127,9 +119,9 @@ describe('ChangeFeed on a real redis-server', { skip: redisSkip(), timeout: 30_0
     await record(name, { o: ORIGIN, s: 'S1', k: 'own', v: '8' });
     await record(name, { o: 'other', p: 'ns:', v: 'not a number' });
     const last = await record(name, { o: 'other', s: '', k: 'b', v: '10' });
-    await eventually('three changes delivered', () => f.delivered.length === 3);
+    await until(() => f.delivered.length === 3, 'three changes delivered', 5_000);
     assert.deepEqual(f.delivered, [{ key: 'a', site: 'S1', version: 7 }, { prefix: 'ns:' }, { key: 'b', version: 10 }]);
-    await eventually('the checkpoint reaches the last record', () => checkpoints.get(CHECKPOINT) === last);
+    await until(() => checkpoints.get(CHECKPOINT) === last, 'the checkpoint reaches the last record', 5_000);
     await f.stop();
     assert.deepEqual(f.states, [true, false]);
     assert.deepEqual(f.reports, [], 'a feed stopped by its owner reports nothing');
@@ -159,7 +151,7 @@ describe('ChangeFeed on a real redis-server', { skip: redisSkip(), timeout: 30_0
     await f.following();
     assert.deepEqual(f.delivered, [{ prefix: '' }], 'the drop covers every record up to the end');
     await record(name, { o: 'other', k: 'k6', v: '6' });
-    await eventually('the next change is delivered', () => f.delivered.length === 2);
+    await until(() => f.delivered.length === 2, 'the next change is delivered', 5_000);
     assert.deepEqual(f.delivered[1], { key: 'k6', version: 6 });
     await f.stop();
   });
@@ -206,7 +198,7 @@ describe('ChangeFeed on a real redis-server', { skip: redisSkip(), timeout: 30_0
     await restarted.following();
     assert.deepEqual(restarted.delivered, [{ prefix: '' }]);
     await record(name, { o: 'other', k: 'new', v: '2' });
-    await eventually('a change after the restart is delivered', () => restarted.delivered.length === 2);
+    await until(() => restarted.delivered.length === 2, 'a change after the restart is delivered', 5_000);
     assert.deepEqual(restarted.delivered[1], { key: 'new', version: 2 });
     await restarted.stop();
   });
@@ -216,7 +208,7 @@ describe('ChangeFeed on a real redis-server', { skip: redisSkip(), timeout: 30_0
     const f = follow(name, memoryCheckpoints('0-0'));
     await f.following();
     await record(name, { o: 'other', k: 'first', v: '1' });
-    await eventually('the first change is delivered', () => f.delivered.length === 1);
+    await until(() => f.delivered.length === 1, 'the first change is delivered', 5_000);
     assert.deepEqual(f.delivered, [{ key: 'first', version: 1 }]);
     await f.stop();
   });
@@ -226,7 +218,7 @@ describe('ChangeFeed on a real redis-server', { skip: redisSkip(), timeout: 30_0
     const f = follow(name, undefined);
     await f.following();
     await record(name, { o: 'other', k: 'k', v: '1' });
-    await eventually('delivered', () => f.delivered.length === 1);
+    await until(() => f.delivered.length === 1, 'delivered', 5_000);
     await f.stop();
     assert.deepEqual(f.reports, []);
   });
@@ -236,8 +228,8 @@ describe('ChangeFeed on a real redis-server', { skip: redisSkip(), timeout: 30_0
     const f = follow(name, memoryCheckpoints(undefined, true));
     await f.following();
     await record(name, { o: 'other', k: 'k', v: '1' });
-    await eventually('delivered', () => f.delivered.length === 1);
-    await eventually('two failed saves reported', () => f.reports.length >= 2);
+    await until(() => f.delivered.length === 1, 'delivered', 5_000);
+    await until(() => f.reports.length >= 2, 'two failed saves reported', 5_000);
     assert.ok(f.reports.every((r) => r.operation === 'checkpoint' && (r.error as Error).message === 'disk full'));
     assert.equal(f.feed.following, true);
     await f.stop();
