@@ -16,6 +16,9 @@ export function namespacePrefix(namespace: string): string {
   return `${namespace.length}:${namespace}:`;
 }
 
+/** A length as namespacePrefix writes it: decimal digits, no sign and no leading zero. */
+const CANONICAL_LENGTH = /^(?:0|[1-9][0-9]*)$/;
+
 /**
  * The namespace prefix a storage key starts with (see {@link namespacePrefix}), or '' when the
  * key was not made by it: what a clear of a namespace covers.
@@ -28,10 +31,12 @@ export function namespacePrefix(namespace: string): string {
  */
 export function namespaceOf(storageKey: string): string {
   const colon = storageKey.indexOf(':');
+  // Ten digits cover any string a process can hold.
   if (colon < 1 || colon > 10) return '';
-  const length = Number(storageKey.slice(0, colon));
-  if (!Number.isSafeInteger(length)) return '';
-  const end = colon + 1 + length;
+  const digits = storageKey.slice(0, colon);
+  // Only the decimal form namespacePrefix writes: Number() would also read '+1', ' 1', '0x1', '1e0'.
+  if (!CANONICAL_LENGTH.test(digits)) return '';
+  const end = colon + 1 + Number(digits);
   return storageKey[end] === ':' ? storageKey.slice(0, end + 1) : '';
 }
 

@@ -47,20 +47,12 @@ export type Refuse = (path: string, reason: string) => never;
  */
 export const HOLE: unique symbol = Symbol('hole');
 
-const TYPED_ARRAYS: ReadonlySet<object> = new Set<object>([
-  Buffer.prototype,
-  ...[
-    Uint8Array, Int8Array, Uint8ClampedArray, Uint16Array, Int16Array,
-    Uint32Array, Int32Array, Float32Array, Float64Array, BigInt64Array, BigUint64Array,
-  ].map((ctor) => ctor.prototype),
-]);
-
 interface Branded { readonly kind: PlainKind; readonly name: string; readonly proto: object }
 const MAP: Branded = { kind: 'map', name: 'Map', proto: Map.prototype };
 const SET: Branded = { kind: 'set', name: 'Set', proto: Set.prototype };
 const DATE: Branded = { kind: 'date', name: 'Date', proto: Date.prototype };
 const REGEXP: Branded = { kind: 'regexp', name: 'RegExp', proto: RegExp.prototype };
-// Typed arrays are matched against TYPED_ARRAYS instead, Buffer's prototype among them.
+// Typed arrays are matched against TYPED_ARRAY_PROTOTYPES instead, by their real kind.
 const BYTES: Branded = { kind: 'bytes', name: 'typed array', proto: Uint8Array.prototype };
 /** The builtins msgpackr tells apart by their prototype's constructor. */
 const BRANDED: readonly Branded[] = [MAP, SET, DATE, REGEXP];
@@ -197,7 +189,7 @@ export function plainKind(obj: object, path: string, refuse: Refuse): PlainKind 
     return refuse(path, `${kind} would come back as a plain object; store plain data`);
   }
   if (builtin.kind === 'bytes') {
-    if (typeof proto !== 'object' || proto === null || !TYPED_ARRAYS.has(proto)) {
+    if (!TYPED_ARRAY_PROTOTYPES.get(TYPED_ARRAY_NAME.call(obj) as string)?.includes(proto as object)) {
       refuse(path, 'subclasses of Buffer and typed arrays (and ones with another prototype) cannot be stored; use a Uint8Array or Buffer');
     }
     refuseNamedProperties(obj, typedLength(obj), path, refuse);
@@ -290,13 +282,27 @@ function refuseNamedProperties(obj: object, length: number, path: string, refuse
 
 const BARE = { showHidden: true, maxArrayLength: 0, depth: 0, getters: false, customInspect: false, showProxy: false } as const;
 
+/**
+ * The prototypes a typed array may have, by its real kind: its own, and Buffer's for a Uint8Array.
+ * msgpackr encodes a typed array by its prototype's constructor, so a Uint8Array holding 200 that
+ * was given Int8Array's prototype would come back as an Int8Array holding -56.
+ */
+const TYPED_ARRAY_PROTOTYPES: ReadonlyMap<string, readonly object[]> = new Map(
+  [
+    Uint8Array, Int8Array, Uint8ClampedArray, Uint16Array, Int16Array,
+    Uint32Array, Int32Array, Float32Array, Float64Array, BigInt64Array, BigUint64Array,
+  ].map((ctor): [string, readonly object[]] => [ctor.name, ctor === Uint8Array ? [ctor.prototype, Buffer.prototype] : [ctor.prototype]]),
+);
+
 // The builtin getters, since a typed array may shadow them with its own properties.
 const TYPED_ARRAY_PROTO = Object.getPrototypeOf(Uint8Array.prototype) as object;
-function intrinsic(name: string): (this: object) => unknown {
+function intrinsic(name: string | symbol): (this: object) => unknown {
   const get = Object.getOwnPropertyDescriptor(TYPED_ARRAY_PROTO, name)?.get;
-  if (get === undefined) throw new Error(`TypedArray.prototype.${name} is missing`);
+  if (get === undefined) throw new Error(`TypedArray.prototype.${String(name)} is missing`);
   return get as (this: object) => unknown;
 }
+/** A typed array's real kind ('Uint8Array', ...), whatever prototype it was given. */
+const TYPED_ARRAY_NAME = intrinsic(Symbol.toStringTag);
 const LENGTH = intrinsic('length');
 const BUFFER = intrinsic('buffer');
 const BYTE_OFFSET = intrinsic('byteOffset');
