@@ -58,27 +58,15 @@ export { Cache } from './core/cache.js';
 export type { ComputeOptions, MemoizeOptions, SetOptions } from './core/cache.js';
 export type { CacheEntry } from './core/entry.js';
 export { isFresh, isServable, makeEntry } from './core/entry.js';
-export {
-  errors,
-  HerdcacheError,
-  InvalidKeyError,
-  InvalidOptionError,
-  PolicyConflictError,
-  NotSerializableError,
-  CacheClosedError,
-  ColdCacheError,
-  HardTimeoutError,
-  LeaseWaitTimeoutError,
-  StorageError,
-  AbortedError,
-} from './core/errors.js';
+// Every error class, and `errors`, which gathers them.
+export * from './core/errors.js';
 export type { CacheEvents, Listener } from './core/events.js';
 export { DIAGNOSTICS_CHANNEL } from './core/events.js';
 export type { Clock, RandomSource } from './core/clock.js';
 export { DEFAULT_TTL, type EngineOptions } from './core/options.js';
-export type { ComputeCall, ComputeContext, ComputeFn, Next, PipelineShape, Policy, PolicyHost, PollOptions, Stage } from './core/policy.js';
+export type { ComputeCall, ComputeContext, ComputeFn, Next, PipelineShape, Policy, PolicyEventDetail, PolicyHost, PolicyTraits, Stage } from './core/policy.js';
 export type { CacheStats, Counter } from './core/stats.js';
-export type { Invalidation, Lease, LeaseGrant, LeaseStore, MaybePromise, Tier, TierHost, TierReport, TierScope } from './core/tier.js';
+export type { Invalidation, Lease, LeaseGrant, LeaseStore, MaybePromise, ProcessTier, SharedTier, Tier, TierBase, TierHost, TierReport, TierScope } from './core/tier.js';
 export { memoryTier, DEFAULT_MAX_ENTRIES, type MemoryTierOptions } from './tiers/memory.js';
 export { lmdbTier, defaultLmdbPath, LMDB_DEFAULTS, LMDB_MAX_KEY_BYTES, type LmdbTierOptions } from './tiers/lmdb.js';
 export { ttl } from './policies/ttl.js';
@@ -87,4 +75,5 @@ export { barrier, type BarrierOptions } from './policies/barrier.js';
 export { xfetch, shouldRecomputeEarly, type XFetchOptions } from './policies/xfetch.js';
 export { serveStale, type ServeStaleOptions } from './policies/serve-stale.js';
 export { timeouts, type TimeoutOptions } from './policies/timeouts.js';
+export { giveLease, holdsLease, KeyLocks, POLL_DEFAULTS, refreshInBackground, takeLease, waitForValue, type PollOptions, type RefreshOptions } from './policies/kit/index.js';
 export { redisTier, REDIS_DEFAULTS, REDIS_MAX_KEY_BYTES, type CircuitState, type RedisLeaseStore, type RedisTier, type RedisTierOptions, type RedisTierStatus } from './tiers/redis.js';

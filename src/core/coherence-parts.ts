@@ -1,6 +1,6 @@
 // The vocabulary of src/core/coherence.ts: the bases of writes and the parts they work with.
 import type { StatsCounters } from './stats.js';
-import type { Invalidation, Tier, TierReport } from './tier.js';
+import type { Invalidation, ProcessTier, SharedTier, TierReport } from './tier.js';
 
 /**
  * How long a shared tier keeps a tombstone (and a clear record), ms. A compute that ran longer
@@ -46,8 +46,8 @@ export interface ReadBasis {
 
 /** The tiers and services coherence works with. */
 export interface CoherenceParts {
-  readonly processTier: Tier | undefined;
-  readonly shared: readonly Tier[];
+  readonly processTier: ProcessTier | undefined;
+  readonly shared: readonly SharedTier[];
   readonly counters: StatsCounters;
   readonly prefix: string;
   report(tier: string, report: TierReport): void;

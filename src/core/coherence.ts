@@ -39,7 +39,7 @@ import { StorageError } from './errors.js';
 import { TOMBSTONE_RETENTION, type Basis, type CoherenceParts, type ReadBasis } from './coherence-parts.js';
 import { LocalLedger } from './local-ledger.js';
 import { assertStorable } from './storable.js';
-import type { Invalidation, Tier, WriteCondition, WriteOutcome } from './tier.js';
+import type { Invalidation, SharedTier, WriteCondition, WriteOutcome } from './tier.js';
 
 export { TOMBSTONE_RETENTION, type Basis, type CoherenceParts, type ReadBasis } from './coherence-parts.js';
 
@@ -104,7 +104,7 @@ export class Coherence {
     const copy = encodeCopy(entry.value);
     const snapshot: CacheEntry = { ...entry, value: copy.value };
     const begun = this.ledger.change(storageKey, true);
-    const failed: Tier[] = [];
+    const failed: SharedTier[] = [];
     let firstError: unknown;
     let took = 0;
     let clusterVersion: number | undefined;
@@ -177,7 +177,7 @@ export class Coherence {
    */
   promote(key: string, storageKey: string, entry: CacheEntry, foundAt: number, read: ReadBasis): void {
     const { processTier, shared } = this.parts;
-    if (!this.ledger.changedSince(storageKey, read.local)) processTier?.set(key, entry, -1);
+    if (!this.ledger.changedSince(storageKey, read.local)) processTier?.set(key, entry);
     if (foundAt === 0) return;
     const clusterVersion = shared[foundAt]?.scope === 'cluster' ? read.versions[foundAt] : undefined;
     for (let i = 0; i < foundAt; i++) {
@@ -185,7 +185,7 @@ export class Coherence {
       const seen = read.observed[i];
       if (seen === undefined) continue;
       const condition: WriteCondition = { unchangedSince: seen, ...(clusterVersion === undefined ? {} : { clusterVersion }) };
-      this.quietly(tier, 'promote', () => tier.set(storageKey, entry, -1, condition));
+      this.quietly(tier, 'promote', () => tier.set(storageKey, entry, undefined, condition));
     }
   }
 
@@ -200,7 +200,7 @@ export class Coherence {
     const nearer = sameSite ? [] : shared.slice(0, sourceIndex);
     const condition: WriteCondition = change.version === undefined ? {} : { clusterVersion: change.version };
     let forget: () => void;
-    let drop: (tier: Tier) => unknown;
+    let drop: (tier: SharedTier) => unknown;
     if ('key' in change) {
       if (!change.key.startsWith(prefix)) return;
       const key = change.key.slice(prefix.length);
@@ -226,7 +226,7 @@ export class Coherence {
     this.parts.adopt(Promise.all(nearer.map((tier) => this.quietly(tier, 'invalidate', () => drop(tier)))).finally(forget));
   }
 
-  private observe(tier: Tier): number | undefined {
+  private observe(tier: SharedTier): number | undefined {
     try {
       return tier.observe?.();
     } catch (error) {
@@ -236,7 +236,7 @@ export class Coherence {
   }
 
   /** Runs a delete or clear on every shared tier, widest first, carrying the cluster version down. */
-  private async everyShared(operation: string, key: string | undefined, action: (tier: Tier, condition: WriteCondition) => MaybeOutcome): Promise<void> {
+  private async everyShared(operation: string, key: string | undefined, action: (tier: SharedTier, condition: WriteCondition) => MaybeOutcome): Promise<void> {
     const { shared } = this.parts;
     let clusterVersion: number | undefined;
     let firstError: unknown;
@@ -259,12 +259,12 @@ export class Coherence {
    * is out of date for everyone reading through them. A cluster tier repairs itself (it replays
    * what it missed when it answers again); a machine tier is asked to drop the key now.
    */
-  private async dropOlderCopies(storageKey: string, failed: readonly Tier[]): Promise<void> {
+  private async dropOlderCopies(storageKey: string, failed: readonly SharedTier[]): Promise<void> {
     await Promise.all(failed.filter((t) => t.scope !== 'cluster').map((tier) => this.quietly(tier, 'drop-refused', () => tier.delete(storageKey))));
   }
 
   /** Runs a tier operation whose failure is reported, never thrown. */
-  private async quietly(tier: Tier, operation: string, action: () => unknown): Promise<void> {
+  private async quietly(tier: SharedTier, operation: string, action: () => unknown): Promise<void> {
     try {
       await action();
     } catch (error) {
@@ -273,7 +273,7 @@ export class Coherence {
   }
 }
 
-function observes(tier: Tier): boolean {
+function observes(tier: SharedTier): boolean {
   return tier.read !== undefined || tier.observe !== undefined;
 }
 

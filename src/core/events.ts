@@ -24,6 +24,26 @@ export interface CacheEvents {
   'tier-error': { readonly tier: string; readonly operation: string; readonly error: unknown };
   /** An entry left a tier because of a bound or its grand timeout. */
   evict: { readonly key: string; readonly tier: string; readonly cause: 'size' | 'expired' };
+  /** An event a policy declared (see Policy.events), with the policy's name and the event's. */
+  policy: { readonly policy: string; readonly name: string; readonly key?: string; readonly detail?: unknown };
+}
+
+/** Every event name of {@link CacheEvents}, checked against the interface by the type below. */
+const EVENT_NAMES = {
+  'background-error': true, refresh: true, 'lease-takeover': true, 'corrupt-entry': true,
+  'corrupt-file': true, 'tier-error': true, evict: true, policy: true,
+} as const satisfies Record<keyof CacheEvents, true>;
+
+/**
+ * Whether `name` is an event of the cache itself (not one a policy declared).
+ *
+ * @example
+ * ```ts
+ * isBuiltInEvent('refresh'); // true
+ * ```
+ */
+export function isBuiltInEvent(name: string): name is keyof CacheEvents {
+  return Object.hasOwn(EVENT_NAMES, name);
 }
 
 /**

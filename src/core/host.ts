@@ -1,13 +1,10 @@
-import { setTimeout as delay } from 'node:timers/promises';
-import type { CacheEntry } from './entry.js';
-import { isFresh } from './entry.js';
-import { AbortedError, LeaseWaitTimeoutError } from './errors.js';
-import type { CacheEventEmitter } from './events.js';
-import type { PolicyHost } from './policy.js';
-import type { StatsCounters } from './stats.js';
-import type { Lease, LeaseStore } from './tier.js';
 import { PipelineCall } from './call.js';
-import type { ComputeCall } from './policy.js';
+import type { CacheEntry } from './entry.js';
+import { AbortedError, InvalidOptionError } from './errors.js';
+import { isBuiltInEvent, type CacheEventEmitter, type CacheEvents } from './events.js';
+import type { ComputeCall, Policy, PolicyEventDetail, PolicyHost } from './policy.js';
+import { isCounter, type StatsCounters } from './stats.js';
+import type { Lease, LeaseStore } from './tier.js';
 
 /**
  * What the policy host needs from the cache.
@@ -40,44 +37,49 @@ export interface HostEngine {
 }
 
 /**
- * Pauses between two looks while waiting for another caller's compute, by default, ms: the first,
- * doubling up to the longest. News of the key (a write here, the LMDB change log, the Redis
- * channel) ends a pause early, so the longest bounds only the waits whose news never comes.
- */
-export const POLL_DEFAULTS = { first: 2, longest: 50 } as const;
-
-/**
- * Builds the {@link PolicyHost} a cache lends its policies.
+ * The hosts of one cache: the primitives, and each policy's view of them.
  *
  * @example
  * ```ts
- * const stage = barrier().create(createPolicyHost(engine));
+ * const hosts = createPolicyHosts(engine);
+ * const stage = policy.create(hosts.forPolicy(policy));
  * ```
  */
-export function createPolicyHost(engine: HostEngine): PolicyHost {
-  const refreshing = new Set<string>();
-  // A lease is re-entrant within one call: when an outer stage (serveStale) already holds the
-  // key's lease, an inner one (barrier) borrows it instead of waiting for itself.
-  const held = new WeakMap<object, Lease>();
-  const borrows = new Map<Lease, number>();
-  const leaseCalls = new WeakMap<Lease, object>();
+export interface PolicyHosts {
+  readonly base: PolicyHost;
+  /** The host `policy` is created with: it counts and emits what the policy declared. */
+  forPolicy(policy: Policy): PolicyHost;
+}
 
+/**
+ * Builds the {@link PolicyHost} a cache lends its policies: the primitives only, naming no
+ * policy. Each policy gets its own view ({@link hostForPolicy}).
+ *
+ * @example
+ * ```ts
+ * const hosts = createPolicyHosts(engine);
+ * ```
+ */
+export function createPolicyHosts(engine: HostEngine): PolicyHosts {
+  const base = createPolicyHost(engine);
+  return { base, forPolicy: (policy) => hostForPolicy(base, policy, engine) };
+}
+
+function createPolicyHost(engine: HostEngine): PolicyHost {
   const host: PolicyHost = {
     now: engine.clock,
     random: engine.random,
     leaseScope: engine.leases.scope,
+    get closed() {
+      return engine.closed;
+    },
 
     async tryLease(call, ttl) {
-      const mine = held.get(call);
-      if (mine !== undefined) {
-        borrows.set(mine, (borrows.get(mine) ?? 0) + 1);
-        return mine;
-      }
       // Adopted, so that close() lets the request finish (and give back what it got) before the
       // tiers close: a lease granted to a closed cache would otherwise stay until it expires.
-      // The grant is given back or recorded as held in the same turn as the look at `closed`:
-      // with an await between them, a close in that gap left a granted lease neither released
-      // nor held by anyone who would release it.
+      // The grant is given back or handed to the caller in the same turn as the look at
+      // `closed`: with an await between them, a close in that gap left a granted lease neither
+      // released nor held by anyone who would release it.
       const acquiring = (async (): Promise<Lease | undefined> => {
         const grant = await engine.leases.acquire(call.storageKey, engine.newToken(), ttl);
         if (!grant.acquired) return undefined;
@@ -89,28 +91,13 @@ export function createPolicyHost(engine: HostEngine): PolicyHost {
           engine.counters.leaseTakeovers++;
           engine.events.emit('lease-takeover', { key: call.key });
         }
-        held.set(call, grant.lease);
-        leaseCalls.set(grant.lease, call);
         return grant.lease;
       })();
       engine.adopt(acquiring);
       return acquiring;
     },
 
-    holdsLease(call) {
-      return held.has(call);
-    },
-
     async releaseLease(lease: Lease) {
-      const lent = borrows.get(lease);
-      if (lent !== undefined) {
-        if (lent <= 1) borrows.delete(lease);
-        else borrows.set(lease, lent - 1);
-        return;
-      }
-      const call = leaseCalls.get(lease);
-      if (call !== undefined && held.get(call) === lease) held.delete(call);
-      leaseCalls.delete(lease);
       const releasing = engine.leases.release(lease.key, lease.token);
       engine.adopt(releasing);
       try {
@@ -130,51 +117,8 @@ export function createPolicyHost(engine: HostEngine): PolicyHost {
       return engine.readShared(call.key, call.storageKey, observedOf(call));
     },
 
-    async waitForEntry(call, maxWait, poll) {
-      // Waiting is measured on the monotonic clock: a wall clock stepped back must not stretch it.
-      const started = performance.now();
-      const longest = poll?.longest ?? POLL_DEFAULTS.longest;
-      let pause = Math.min(poll?.first ?? POLL_DEFAULTS.first, longest);
-      for (;;) {
-        await engine.nap(pause, call.key, call.storageKey);
-        pause = Math.min(longest, pause * 2);
-        const entry = await engine.readShared(call.key, call.storageKey, observedOf(call));
-        if (entry !== undefined && isFresh(entry, engine.clock())) return entry;
-        if ((await engine.leases.holder(call.storageKey)) === undefined) {
-          // The holder finished (its value may have landed just now) or gave up: look once more.
-          const last = await engine.readShared(call.key, call.storageKey, observedOf(call));
-          return last !== undefined && isFresh(last, engine.clock()) ? last : undefined;
-        }
-        const waited = performance.now() - started;
-        if (waited >= maxWait) throw new LeaseWaitTimeoutError(call.key, Math.round(waited));
-      }
-    },
-
-    refreshInBackground(call, source, leaseTtl) {
-      if (refreshing.has(call.storageKey) || engine.closed) return;
-      refreshing.add(call.storageKey);
-      const seen = call.entry;
-      const work = (async () => {
-        const lease = await host.tryLease(call, leaseTtl);
-        if (lease === undefined) return;
-        try {
-          // Double check: another process may have refreshed since this caller read the entry.
-          const current = await engine.readShared(call.key, call.storageKey, observedOf(call));
-          if (current !== undefined && (seen === undefined || current.storedAt > seen.storedAt)) return;
-          if (source === 'xfetch') engine.counters.earlyRefreshes++;
-          else engine.counters.staleRefreshes++;
-          const started = engine.clock();
-          await call.run();
-          engine.events.emit('refresh', { key: call.key, source, duration: engine.clock() - started });
-        } finally {
-          await host.releaseLease(lease);
-        }
-      })();
-      host.watchBackground(call, source, work);
-      void work.then(
-        () => refreshing.delete(call.storageKey),
-        () => refreshing.delete(call.storageKey),
-      );
+    awaitNews(call, ms) {
+      return engine.nap(ms, call.key, call.storageKey);
     },
 
     watchBackground(call, source, work) {
@@ -186,11 +130,13 @@ export function createPolicyHost(engine: HostEngine): PolicyHost {
     },
 
     count(counter) {
+      if (!isCounter(counter)) throw new InvalidOptionError('count', `"${counter}" is not a counter of stats(): declare it in the policy's counters`);
       engine.counters[counter]++;
     },
 
-    emit(name, event) {
-      engine.events.emit(name, event);
+    emit(name: string, event: object) {
+      if (!isBuiltInEvent(name)) throw new InvalidOptionError('emit', `"${name}" is not an event of the cache: declare it in the policy's events`);
+      engine.events.emit(name, event as CacheEvents[typeof name]);
     },
 
     async sleep(ms, key) {
@@ -209,6 +155,37 @@ export function createPolicyHost(engine: HostEngine): PolicyHost {
   return host;
 }
 
+/**
+ * The view of the host one policy is created with: the same primitives, and counters and events
+ * of its own (declared in {@link Policy.counters} and {@link Policy.events}) beside the built-in
+ * ones. Its counters start at 0 in `stats().policies[policy.name]`.
+ *
+ * @example
+ * ```ts
+ * const stage = policy.create(hostForPolicy(host, policy, engine));
+ * ```
+ */
+function hostForPolicy(host: PolicyHost, policy: Policy, engine: Pick<HostEngine, 'counters' | 'events'>): PolicyHost {
+  const declared = new Set(policy.counters ?? []);
+  const events = new Set(policy.events ?? []);
+  if (declared.size === 0 && events.size === 0) return host;
+  const own = engine.counters.declare(policy.name, [...declared]);
+  const view: PolicyHost = Object.create(host, {
+    count: {
+      value(counter: string): void {
+        if (declared.has(counter)) own[counter] = (own[counter] ?? 0) + 1;
+        else host.count(counter);
+      },
+    },
+    emit: {
+      value(name: string, event: PolicyEventDetail): void {
+        if (!events.has(name)) return host.emit(name, event);
+        engine.events.emit('policy', { policy: policy.name, name, ...(event.key === undefined ? {} : { key: event.key }), ...(event.detail === undefined ? {} : { detail: event.detail }) });
+      },
+    },
+  }) as PolicyHost;
+  return view;
+}
 
 /** The counters a call's reads observed, when the call is the engine's own. */
 function observedOf(call: ComputeCall): Array<number | undefined> | undefined {

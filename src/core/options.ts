@@ -70,6 +70,58 @@ export const MAX_TIMER_MS = 2 ** 31 - 1;
 const MAX_RECORD_MS = 2 ** 52;
 
 /**
+ * Throws {@link InvalidOptionError} unless `value` is a positive finite number (of `unit`, when
+ * given): the one check behind every duration, size and factor option.
+ *
+ * @example
+ * ```ts
+ * assertPositive('xfetch.beta', 1);              // ok
+ * assertPositive('lmdbTier.maxBytes', 0, 'bytes'); // throws: must be a positive finite number of bytes, got 0
+ * ```
+ */
+export function assertPositive(option: string, value: unknown, unit?: string): asserts value is number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+    throw new InvalidOptionError(option, `must be a positive finite number${unit === undefined ? '' : ` of ${unit}`}, got ${describe(value)}`);
+  }
+}
+
+/**
+ * The ttl and grand timeout of one call's entry: the call's own, else the cache's. Without a grace
+ * period (the default grand timeout equals the cache's ttl) a per-call ttl brings its own grand
+ * timeout; with one, the entry keeps at least that grace.
+ *
+ * @example
+ * ```ts
+ * callDurations({ ttl: 2_000 }, 1_000, 5_000); // { ttl: 2_000, maxAge: 5_000 }
+ * callDurations({ ttl: 2_000 }, 1_000, 1_000); // { ttl: 2_000, maxAge: 2_000 }
+ * ```
+ */
+export function callDurations(options: { readonly ttl?: number; readonly maxAge?: number } | undefined, cacheTtl: number, defaultMaxAge: number): { ttl: number; maxAge: number } {
+  const ttl = options?.ttl ?? cacheTtl;
+  if (options?.ttl !== undefined) assertDuration('ttl', ttl);
+  const maxAge = options?.maxAge ?? (defaultMaxAge > cacheTtl ? Math.max(ttl, defaultMaxAge) : ttl);
+  if (options?.maxAge !== undefined) {
+    assertDuration('maxAge', maxAge);
+    assertGrandTimeout('maxAge', maxAge, ttl);
+  }
+  return { ttl, maxAge };
+}
+
+/**
+ * Throws {@link InvalidOptionError} unless the grand timeout is at least the ttl: an entry is
+ * never servable for less time than it is fresh.
+ *
+ * @example
+ * ```ts
+ * assertGrandTimeout('maxAge', 60_000, 1_000); // ok
+ * assertGrandTimeout('maxAge', 500, 1_000);    // throws: the grand timeout (500 ms) must not be shorter than ttl (1000 ms)
+ * ```
+ */
+export function assertGrandTimeout(option: string, maxAge: number, ttl: number): void {
+  if (maxAge < ttl) throw new InvalidOptionError(option, `the grand timeout (${maxAge} ms) must not be shorter than ttl (${ttl} ms)`);
+}
+
+/**
  * Throws {@link InvalidOptionError} unless `value` is a positive finite number of milliseconds
  * that can be honoured: at most {@link MAX_TIMER_MS} when a timer waits for it (`timer`), else
  * at most 2^52 (a ttl or grand timeout added to the clock).
@@ -82,9 +134,7 @@ const MAX_RECORD_MS = 2 ** 52;
  * ```
  */
 export function assertDuration(option: string, value: unknown, timer = false): asserts value is number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    throw new InvalidOptionError(option, `must be a positive finite number of milliseconds, got ${describe(value)}`);
-  }
+  assertPositive(option, value, 'milliseconds');
   const max = timer ? MAX_TIMER_MS : MAX_RECORD_MS;
   if (value > max) {
     throw new InvalidOptionError(option, timer ? `is waited for by a timer, which cannot wait longer than ${MAX_TIMER_MS} ms (about 24.8 days), got ${value}` : `must be at most 2^52 ms, got ${value}`);
@@ -188,7 +238,7 @@ export function resolveEngineOptions(options: EngineOptions): ResolvedEngineOpti
   assertDuration('ttl', ttl);
   const maxAge = options.maxAge ?? ttl;
   assertDuration('maxAge', maxAge);
-  if (maxAge < ttl) throw new InvalidOptionError('maxAge', `the grand timeout (${maxAge} ms) must not be shorter than ttl (${ttl} ms)`);
+  assertGrandTimeout('maxAge', maxAge, ttl);
   if (typeof namespace !== 'string') throw new InvalidOptionError('namespace', 'must be a string');
   if (!namespace.isWellFormed()) throw new InvalidOptionError('namespace', 'must be well-formed text: a lone UTF-16 surrogate would meet another namespace on Redis (both become U+FFFD)');
   if (typeof clock !== 'function') throw new InvalidOptionError('clock', 'must be a function returning wall-clock milliseconds');

@@ -1,7 +1,11 @@
-import { isFresh } from './entry.js';
 import { types } from 'node:util';
+import { isFresh } from './entry.js';
 import { HerdcacheError, InvalidOptionError, PolicyConflictError } from './errors.js';
-import type { ComputeCall, Policy, PolicyHost, Stage } from './policy.js';
+import { isBuiltInEvent } from './events.js';
+import type { PolicyHosts } from './host.js';
+import type { ComputeCall, Policy, PolicyTraits, Stage } from './policy.js';
+import { assertGrandTimeout } from './options.js';
+import { isCounter } from './stats.js';
 
 /**
  * A pipeline composed once from policies: `run` sends a call through every stage, outermost
@@ -9,7 +13,7 @@ import type { ComputeCall, Policy, PolicyHost, Stage } from './policy.js';
  *
  * @example
  * ```ts
- * const pipeline = composePipeline([coalesce()], host, new WeakMap(), 1_000, 1_000);
+ * const pipeline = composePipeline([coalesce()], createPolicyHosts(engine), new WeakMap(), 1_000, 1_000);
  * await pipeline.run(call);
  * ```
  */
@@ -27,15 +31,17 @@ export interface Pipeline {
  * Checks and composes policies into a {@link Pipeline}. Stages are created once per policy
  * object and cache (`stages` remembers them), so a policy shared by several pipelines keeps one
  * state: a coalesce() used by the cache and by a per-call override still coalesces together.
+ * Each policy is created with its own view of the host (`hosts.forPolicy`). Orders in which one policy keeps
+ * another from working are refused from their declared traits (see {@link PolicyTraits}).
  *
  * @example
  * ```ts
- * composePipeline([serveStale({ maxAge: 60_000 }), xfetch(), barrier()], host, stages, 1_000, 1_000);
+ * composePipeline([serveStale({ maxAge: 60_000 }), xfetch(), barrier()], hosts, stages, 1_000, 1_000);
  * ```
  */
 export function composePipeline(
   policies: readonly Policy[],
-  host: PolicyHost,
+  hosts: PolicyHosts,
   stages: WeakMap<Policy, Stage>,
   ttl: number,
   baseMaxAge: number,
@@ -51,18 +57,24 @@ export function composePipeline(
     const name = (policy as Policy).name;
     if (names.has(name)) throw new PolicyConflictError(name, name, 'the same policy appears twice in one pipeline; keep one');
     names.set(name, index);
+    userCode(index, 'reading its declarations', () => checkDeclarations(policy as Policy));
   });
   const maxAge = policies.reduce((max, p, index) => Math.max(max, userCode(index, 'reading maxAge', () => p.maxAge) ?? 0), baseMaxAge);
   if (!Number.isFinite(maxAge)) throw new InvalidOptionError('maxAge', `a policy's grand timeout must be a finite number of ms, got ${maxAge}`);
-  if (maxAge < ttl) throw new InvalidOptionError('maxAge', `the grand timeout (${maxAge} ms) must not be shorter than ttl (${ttl} ms)`);
-  policies.forEach((policy, index) => userCode(index, 'its check', () => policy.check?.({ policies, index, ttl, maxAge })));
+  assertGrandTimeout('maxAge', maxAge, ttl);
+  const traits = policies.map((p, index) => userCode(index, 'reading traits', () => p.traits) ?? {});
+  policies.forEach((policy, index) => {
+    userCode(index, 'its check', () => policy.check?.({ policies, index, ttl, maxAge }));
+    refuseConflicts(policies, traits, index);
+  });
 
   const composed = policies.map((policy, index) => {
     let stage = stages.get(policy);
-    if (stage === undefined) stages.set(policy, (stage = userCode(index, 'create()', () => policy.create(host))));
+    if (stage === undefined) stages.set(policy, (stage = userCode(index, 'create()', () => policy.create(hosts.forPolicy(policy)))));
     return stage;
   });
-  const seesFreshHits = policies.some((p, index) => userCode(index, 'reading seesFreshHits', () => p.seesFreshHits) === true);
+  const seesFreshHits = traits.some((t) => t.seesFreshHits === true);
+  const host = hosts.base;
   const terminal = (call: ComputeCall): Promise<unknown> => {
     const entry = call.entry;
     return entry !== undefined && isFresh(entry, host.now()) ? Promise.resolve(entry.value) : call.run();
@@ -86,6 +98,38 @@ export function composePipeline(
 }
 
 /**
+ * The orders in which an outer policy keeps an inner one from doing its job, judged from their
+ * traits: whoever wrote them, a barrier-like policy is refused outside serveStale as barrier is.
+ */
+function refuseConflicts(policies: readonly Policy[], traits: readonly PolicyTraits[], inner: number): void {
+  const innerName = policies[inner]!.name;
+  const outer = (test: (t: PolicyTraits) => boolean | undefined): string | undefined => {
+    const at = traits.slice(0, inner).findIndex((t) => test(t) === true);
+    return at === -1 ? undefined : policies[at]!.name;
+  };
+  if (traits[inner]!.servesStale === true) {
+    const blocker = outer((t) => t.missesStale);
+    if (blocker !== undefined) throw new PolicyConflictError(blocker, innerName, `${blocker} would treat a stale value as a miss before ${innerName} could serve it: put ${innerName} first`);
+  }
+  if (traits[inner]!.seesFreshHits === true) {
+    const blocker = outer((t) => t.answersFreshHits);
+    if (blocker !== undefined) throw new PolicyConflictError(blocker, innerName, `${blocker} answers fresh hits before ${innerName} can see them: put ${innerName} first`);
+  }
+}
+
+/** A policy's own counters and events: names of its own, not the cache's. */
+function checkDeclarations(policy: Policy): void {
+  for (const [what, names, builtIn] of [['counters', policy.counters, isCounter], ['events', policy.events, isBuiltInEvent]] as const) {
+    if (names === undefined) continue;
+    if (!Array.isArray(names) || names.some((n) => typeof n !== 'string' || n === '')) {
+      throw new InvalidOptionError(`${policy.name}.${what}`, 'must be an array of non-empty names');
+    }
+    const taken = names.find((n: string) => builtIn(n));
+    if (taken !== undefined) throw new InvalidOptionError(`${policy.name}.${what}`, `"${taken}" is one of the cache's own: count or emit it without declaring it`);
+  }
+}
+
+/**
  * Runs a policy's own code at composition; a failure that is not already one of ours becomes an
  * InvalidOptionError naming the policy, keeping the original as its cause.
  */
@@ -97,5 +141,37 @@ function userCode<T>(index: number, what: string, run: () => T): T {
     const wrapped = new InvalidOptionError(`policies[${index}]`, `${what} threw: ${error instanceof Error ? error.message : 'a non-error value'}`);
     Object.defineProperty(wrapped, 'cause', { value: error, configurable: true, writable: true });
     throw wrapped;
+  }
+}
+
+/**
+ * The pipelines of one cache: its own, and one per distinct `policies` array a call passes,
+ * composed on first use and kept while the array lives. Stages are shared by every pipeline of
+ * the cache, so one policy object keeps one state wherever it appears.
+ *
+ * @example
+ * ```ts
+ * const pipelines = new Pipelines([barrier()], hosts, 1_000, 1_000);
+ * pipelines.for(options.policies).run(call);
+ * ```
+ */
+export class Pipelines {
+  readonly main: Pipeline;
+  private readonly byList = new WeakMap<readonly Policy[], Pipeline>();
+  private readonly stages = new WeakMap<Policy, Stage>();
+
+  constructor(policies: readonly Policy[], private readonly hosts: PolicyHosts, private readonly ttl: number, baseMaxAge: number) {
+    this.main = composePipeline(policies, hosts, this.stages, ttl, baseMaxAge);
+  }
+
+  /** The cache's pipeline, or the one a call's own `policies` compose into. */
+  for(policies: readonly Policy[] | undefined): Pipeline {
+    if (policies === undefined) return this.main;
+    let pipeline = this.byList.get(policies);
+    if (pipeline === undefined) {
+      pipeline = composePipeline(policies, this.hosts, this.stages, this.ttl, this.main.maxAge);
+      this.byList.set(policies, pipeline);
+    }
+    return pipeline;
   }
 }

@@ -85,22 +85,25 @@ export interface Stage {
 }
 
 /**
- * How often a caller waiting for another's compute looks again, besides when news of the key
- * arrives: pauses double from `first` up to `longest`, ms.
+ * What a policy may publish with `host.emit` under a name it declared in {@link Policy.events}.
+ * Listeners receive it as a `policy` event, with the policy's name and the event's.
  *
  * @example
  * ```ts
- * const poll: PollOptions = { first: 5, longest: 200 };
+ * host.emit('failure-served', { key: call.key, detail: { age: 120 } });
  * ```
  */
-export interface PollOptions {
-  readonly first?: number;
-  readonly longest?: number;
+export interface PolicyEventDetail {
+  readonly key?: string;
+  readonly detail?: unknown;
 }
 
 /**
- * What the cache lends its policies. The built-in policies use nothing else, so a user-written
- * policy can do everything they do.
+ * The primitives the cache lends each policy: its clock and random source, the key's compute
+ * lease, the shared tiers, news of a key, background work, counters and events. The host names
+ * no policy; what a policy needs beyond these is in the policy kit (`takeLease`,
+ * `waitForValue`, `refreshInBackground`, `KeyLocks`), built on these alone, so a user-written
+ * policy can do everything the built-ins do.
  *
  * @example
  * ```ts
@@ -115,39 +118,64 @@ export interface PolicyHost {
   random(): number;
   /** Whether leases coordinate this process only, every process on the host, or every machine. */
   readonly leaseScope: TierScope;
-  /** Takes the per-key compute lease unless someone holds it; counts takeovers of expired ones. */
+  /** True once the cache closed: start no new background work. */
+  readonly closed: boolean;
+  /**
+   * Takes the per-key compute lease unless someone holds it; counts takeovers of expired ones.
+   * Not re-entrant: a call asking twice waits for itself (the kit's `takeLease` lends instead).
+   */
   tryLease(call: ComputeCall, ttl: number): Promise<Lease | undefined>;
-  /** Whether this call holds its key's lease already (an outer stage took it): tryLease lends it. */
-  holdsLease(call: ComputeCall): boolean;
-  /** Releases a lease this caller holds (a no-op if it expired and someone else took it). */
+  /** Releases a lease (a no-op if it expired and someone else took it). Never rejects. */
   releaseLease(lease: Lease): Promise<void>;
   /** The current holder of the key's compute lease, if any. */
   leaseHolder(call: ComputeCall): Promise<Lease | undefined>;
   /** Reads the shared tiers, skipping this process's memory: the "look again" of double-checked locking. */
   readShared(call: ComputeCall): Promise<CacheEntry | undefined>;
   /**
-   * Waits, without spinning, until the shared tiers hold a fresh entry for the key (resolves
-   * with it) or nobody holds its lease any more (resolves undefined). It looks again as soon as
-   * a change of the key is heard (a write here, the LMDB change log, the Redis channel) and at
-   * the latest after a pause that doubles from `poll.first` (default 2 ms) up to `poll.longest`
-   * (default 50 ms). Rejects with LeaseWaitTimeoutError after `maxWait` ms and AbortedError if
-   * the cache closes. The caller counts the wait (`count('leaseWaits')`), since only it knows
-   * whether waits are shared.
+   * Resolves after `ms`, or sooner when news of the key arrives (a write here, the LMDB change
+   * log, the Redis channel, a lease released elsewhere); rejects with AbortedError if the cache
+   * closes. What a waiter sleeps on between two looks.
    */
-  waitForEntry(call: ComputeCall, maxWait: number, poll?: PollOptions): Promise<CacheEntry | undefined>;
+  awaitNews(call: ComputeCall, ms: number): Promise<void>;
   /**
-   * Recomputes the key in the background unless another caller already is (lease) or already
-   * did (the entry changed since `call.entry`). Never rejects: failures are counted and emitted.
+   * Observes work whose result nobody awaits: close() waits for it to settle, and a rejection is
+   * counted in `backgroundErrors` and emitted as `background-error`, never left unhandled.
    */
-  refreshInBackground(call: ComputeCall, source: 'xfetch' | 'serve-stale' | string, leaseTtl: number): void;
-  /** Observes a promise whose result nobody awaits: a rejection is counted and emitted, never unhandled. */
   watchBackground(call: ComputeCall, source: string, work: Promise<unknown>): void;
-  /** Adds one to a counter of `stats()`. */
-  count(counter: Counter): void;
-  /** Publishes an event to listeners and the diagnostics channel. */
+  /**
+   * Adds one to a counter of `stats()`: a built-in one, or one this policy declared in
+   * {@link Policy.counters} (shown in `stats().policies[name]`). Throws InvalidOptionError for
+   * any other name.
+   */
+  count(counter: Counter | (string & {})): void;
+  /** Publishes a built-in event to listeners and the diagnostics channel. */
   emit<E extends keyof CacheEvents>(name: E, event: CacheEvents[E]): void;
+  /** Publishes an event this policy declared in {@link Policy.events}, as a `policy` event. */
+  emit(name: string, event: PolicyEventDetail): void;
   /** Resolves after `ms`, or rejects with AbortedError if the cache closes first. */
   sleep(ms: number, key: string): Promise<void>;
+}
+
+/**
+ * What a policy does with the calls it sees, declared so that the pipeline can refuse an order in
+ * which one policy would keep another from working, whoever wrote them:
+ * - a policy that `answersFreshHits` must not sit outside one that `seesFreshHits`;
+ * - a policy that `missesStale` (computes on a stale entry) must not sit outside one that `servesStale`.
+ *
+ * @example
+ * ```ts
+ * const traits: PolicyTraits = { answersFreshHits: true, missesStale: true }; // barrier's
+ * ```
+ */
+export interface PolicyTraits {
+  /** The stage must see fresh hits too (xfetch does); otherwise fresh hits skip the pipeline. */
+  readonly seesFreshHits?: boolean;
+  /** The stage answers a fresh entry itself, so the stages inside it never see it. */
+  readonly answersFreshHits?: boolean;
+  /** The stage answers a stale entry (before its grand timeout) without calling next. */
+  readonly servesStale?: boolean;
+  /** The stage treats a stale entry as a miss and has it computed. */
+  readonly missesStale?: boolean;
 }
 
 /**
@@ -155,7 +183,7 @@ export interface PolicyHost {
  *
  * @example
  * ```ts
- * check({ policies, index }) { if (policies.slice(0, index).some((p) => p.name === 'barrier')) throw new PolicyConflictError('barrier', 'mine', '...'); }
+ * check({ ttl, maxAge }) { if (maxAge <= ttl) throw new InvalidOptionError('mine', 'needs stale values: compose serveStale({ maxAge })'); }
  * ```
  */
 export interface PipelineShape {
@@ -190,10 +218,14 @@ export interface PipelineShape {
 export interface Policy {
   /** Unique name within a pipeline, used in errors and stats. */
   readonly name: string;
-  /** True if the stage must see fresh hits too (xfetch does); otherwise fresh hits skip the pipeline. */
-  readonly seesFreshHits?: boolean;
+  /** What the policy does with the calls it sees: the pipeline refuses orders that conflict. */
+  readonly traits?: PolicyTraits;
   /** A grand timeout this policy needs entries kept for (serveStale's maxAge). */
   readonly maxAge?: number;
+  /** Counters of its own, shown (from 0) in `stats().policies[name]`, counted with `host.count`. */
+  readonly counters?: readonly string[];
+  /** Events of its own, published with `host.emit` and delivered as `policy` events. */
+  readonly events?: readonly string[];
   /** Throws PolicyConflictError or InvalidOptionError if the pipeline makes no sense with this policy in it. */
   check?(shape: PipelineShape): void;
   /** Creates this policy's state for one cache. Called once per cache. */

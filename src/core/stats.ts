@@ -56,6 +56,8 @@ export interface CacheStats {
    * could not answer either, so it covers this process only.
    */
   readonly leasesDegraded: number;
+  /** The counters each policy declared (see Policy.counters), by policy name. */
+  readonly policies: Readonly<Record<string, Readonly<Record<string, number>>>>;
 }
 
 /**
@@ -66,7 +68,7 @@ export interface CacheStats {
  * host.count('staleServed');
  * ```
  */
-export type Counter = Exclude<keyof CacheStats, 'hits'>;
+export type Counter = Exclude<keyof CacheStats, 'hits' | 'policies'>;
 
 /**
  * The mutable counters behind `stats()`. Plain fields: incrementing costs a store.
@@ -103,14 +105,44 @@ export class StatsCounters {
   superseded = 0;
   leasesDegraded = 0;
 
+  /** The counters policies declared, by policy name. */
+  private readonly declared = new Map<string, Record<string, number>>();
+
   constructor(private readonly tierNames: readonly string[]) {
     this.tierHits = tierNames.map(() => 0);
+  }
+
+  /** The record of a policy's own counters, each starting at 0; policies of one name share it. */
+  declare(policy: string, counters: readonly string[]): Record<string, number> {
+    let own = this.declared.get(policy);
+    if (own === undefined) this.declared.set(policy, (own = Object.create(null) as Record<string, number>));
+    for (const counter of counters) own[counter] ??= 0;
+    return own;
   }
 
   snapshot(): CacheStats {
     const hits: Record<string, number> = {};
     this.tierNames.forEach((name, i) => { hits[name] = (this.tierHits[i] ?? 0) + (i === 0 ? this.processHits : 0); });
-    const { tierHits: _h, tierNames: _n, processHits: _p, ...counters } = this;
-    return { hits, ...counters };
+    const policies: Record<string, Record<string, number>> = {};
+    for (const [name, own] of this.declared) policies[name] = { ...own };
+    const { tierHits: _h, tierNames: _n, processHits: _p, declared: _d, ...counters } = this;
+    return { hits, ...counters, policies };
   }
+}
+
+/** Every built-in counter name: the numeric fields a fresh StatsCounters shows in its snapshot. */
+const COUNTERS: ReadonlySet<string> = new Set(
+  Object.entries(new StatsCounters([]).snapshot()).flatMap(([name, value]) => (typeof value === 'number' ? [name] : [])),
+);
+
+/**
+ * Whether `name` is a built-in counter of `stats()`, one `host.count` can add to.
+ *
+ * @example
+ * ```ts
+ * isCounter('staleServed'); // true
+ * ```
+ */
+export function isCounter(name: string): name is Counter {
+  return COUNTERS.has(name);
 }

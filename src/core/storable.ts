@@ -1,5 +1,6 @@
-import { inspect, types } from 'node:util';
+import { types } from 'node:util';
 import { NotSerializableError } from './errors.js';
+import { hasOwnKindsPrototype, propertyName, refuseNamedProperties, typedLength } from './storable-views.js';
 
 /**
  * How many levels of arrays, objects, Maps and Sets a value may nest. msgpackr encodes and
@@ -56,9 +57,6 @@ const REGEXP: Branded = { kind: 'regexp', name: 'RegExp', proto: RegExp.prototyp
 const BYTES: Branded = { kind: 'bytes', name: 'typed array', proto: Uint8Array.prototype };
 /** The builtins msgpackr tells apart by their prototype's constructor. */
 const BRANDED: readonly Branded[] = [MAP, SET, DATE, REGEXP];
-
-/** Below this length listing an indexed object's own keys is cheaper than inspecting it. */
-const LIST_KEYS_UP_TO = 64;
 
 const ACCESSOR = 'an accessor property would be read again when stored: store plain data';
 const PROXY = 'a Proxy is not plain data: its traps may answer differently each time it is read; store a plain copy';
@@ -189,7 +187,7 @@ export function plainKind(obj: object, path: string, refuse: Refuse): PlainKind 
     return refuse(path, `${kind} would come back as a plain object; store plain data`);
   }
   if (builtin.kind === 'bytes') {
-    if (!TYPED_ARRAY_PROTOTYPES.get(TYPED_ARRAY_NAME.call(obj) as string)?.includes(proto as object)) {
+    if (!hasOwnKindsPrototype(obj, proto)) {
       refuse(path, 'subclasses of Buffer and typed arrays (and ones with another prototype) cannot be stored; use a Uint8Array or Buffer');
     }
     refuseNamedProperties(obj, typedLength(obj), path, refuse);
@@ -258,69 +256,6 @@ export function plainEntries(obj: object, path: string, refuse: Refuse): Array<[
   return entries;
 }
 
-/**
- * Refuses own properties of an array or typed array other than its elements (and an array's
- * `length`). Own string keys list indices first, then the others in the order they were made,
- * and an array's `length` is made with it: anything after it, or past a typed array's
- * elements, is extra. Listing them costs a string per index, and fails outright past some
- * millions, so a long one is compared with a twin without properties instead: util.inspect is
- * the one public API that lists an indexed object's named properties, hidden ones included,
- * without its elements.
- */
-function refuseNamedProperties(obj: object, length: number, path: string, refuse: Refuse): void {
-  const symbols = Object.getOwnPropertySymbols(obj);
-  if (symbols[0] !== undefined) refuse(path, `its own property ${propertyName(symbols[0])} would be dropped; store the extra data next to it`);
-  if (length <= LIST_KEYS_UP_TO) {
-    const names = Object.getOwnPropertyNames(obj);
-    const extra = Array.isArray(obj) ? names.slice(names.indexOf('length') + 1) : names.slice(length);
-    if (extra[0] !== undefined) refuse(path, `its own property ${propertyName(extra[0])} would be dropped; store the extra data next to it`);
-    return;
-  }
-  const twin: object = Array.isArray(obj) ? new Array(length) : twinView(obj);
-  if (inspect(obj, BARE) !== inspect(twin, BARE)) refuse(path, 'its own properties besides the elements would be dropped; store the extra data next to it');
-}
-
-const BARE = { showHidden: true, maxArrayLength: 0, depth: 0, getters: false, customInspect: false, showProxy: false } as const;
-
-/**
- * The prototypes a typed array may have, by its real kind: its own, and Buffer's for a Uint8Array.
- * msgpackr encodes a typed array by its prototype's constructor, so a Uint8Array holding 200 that
- * was given Int8Array's prototype would come back as an Int8Array holding -56.
- */
-const TYPED_ARRAY_PROTOTYPES: ReadonlyMap<string, readonly object[]> = new Map(
-  [
-    Uint8Array, Int8Array, Uint8ClampedArray, Uint16Array, Int16Array,
-    Uint32Array, Int32Array, Float32Array, Float64Array, BigInt64Array, BigUint64Array,
-  ].map((ctor): [string, readonly object[]] => [ctor.name, ctor === Uint8Array ? [ctor.prototype, Buffer.prototype] : [ctor.prototype]]),
-);
-
-// The builtin getters, since a typed array may shadow them with its own properties.
-const TYPED_ARRAY_PROTO = Object.getPrototypeOf(Uint8Array.prototype) as object;
-function intrinsic(name: string | symbol): (this: object) => unknown {
-  const get = Object.getOwnPropertyDescriptor(TYPED_ARRAY_PROTO, name)?.get;
-  if (get === undefined) throw new Error(`TypedArray.prototype.${String(name)} is missing`);
-  return get as (this: object) => unknown;
-}
-/** A typed array's real kind ('Uint8Array', ...), whatever prototype it was given. */
-const TYPED_ARRAY_NAME = intrinsic(Symbol.toStringTag);
-const LENGTH = intrinsic('length');
-const BUFFER = intrinsic('buffer');
-const BYTE_OFFSET = intrinsic('byteOffset');
-
-function typedLength(view: object): number {
-  return LENGTH.call(view) as number;
-}
-
-function twinView(view: object): object {
-  const buffer = BUFFER.call(view) as ArrayBuffer;
-  const offset = BYTE_OFFSET.call(view) as number;
-  const length = typedLength(view);
-  const proto = Object.getPrototypeOf(view) as object;
-  if (proto === Buffer.prototype) return Buffer.from(buffer, offset, length);
-  const ctor = Object.getOwnPropertyDescriptor(proto, 'constructor')?.value as new (buffer: ArrayBuffer, offset: number, length: number) => object;
-  return new ctor(buffer, offset, length);
-}
-
 /** Whether `proto` or a prototype it inherits from is `target`, stopping at a Proxy so that no trap runs. */
 function inherits(proto: unknown, target: object): boolean {
   for (let p = proto; typeof p === 'object' && p !== null && !types.isProxy(p); p = Object.getPrototypeOf(p)) {
@@ -329,9 +264,6 @@ function inherits(proto: unknown, target: object): boolean {
   return false;
 }
 
-function propertyName(key: string | symbol): string {
-  return typeof key === 'symbol' ? String(key) : JSON.stringify(key);
-}
 
 /** The name of the constructor a prototype declares as a data property, so that no getter runs. */
 function constructorName(proto: unknown): string {

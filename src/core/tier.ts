@@ -85,7 +85,7 @@ export type Invalidation = ({ readonly key: string } | { readonly prefix: string
  * @example
  * ```ts
  * const { entry, observed } = await tier.read!('0::k');
- * await tier.set('0::k', next, -1, { unchangedSince: observed });
+ * await tier.set('0::k', next, undefined, { unchangedSince: observed });
  * ```
  */
 export interface SharedRead {
@@ -103,7 +103,7 @@ export interface SharedRead {
  *
  * @example
  * ```ts
- * await lmdb.set(storageKey, entry, -1, { unchangedSince: observedAtStart, clusterVersion: 42 });
+ * await lmdb.set(storageKey, entry, undefined, { unchangedSince: observedAtStart, clusterVersion: 42 });
  * ```
  */
 export interface WriteCondition {
@@ -122,7 +122,7 @@ export interface WriteCondition {
  *
  * @example
  * ```ts
- * const outcome = await tier.set(key, entry, -1, { unchangedSince: 7 });
+ * const outcome = await tier.set(key, entry, undefined, { unchangedSince: 7 });
  * if (outcome && !outcome.applied) console.log('superseded');
  * ```
  */
@@ -196,21 +196,16 @@ export interface LeaseStore {
 }
 
 /**
- * The contract every storage tier implements. A tier stores {@link CacheEntry} records under
- * string keys, never returns an entry at or past its `staleUntil`, treats an undecodable record
- * as a miss (reporting it), and never leaves a rejected promise unobserved.
- *
- * Process-scope tiers receive the caller's key; shared tiers receive the namespaced storage key.
+ * What every storage tier implements, whatever its scope. A tier stores {@link CacheEntry}
+ * records under string keys, never returns an entry at or past its `staleUntil`, treats an
+ * undecodable record as a miss (reporting it), and never leaves a rejected promise unobserved.
  *
  * @example
  * ```ts
- * const tier: Tier = memoryTier({ maxEntries: 10_000 });
- * tier.attach({ clock: Date.now, report: () => {} });
- * tier.set('k', makeEntry('v', Date.now(), 1_000, 1_000, 0), 3);
- * tier.getSync?.('k')?.value; // 'v'
+ * const common: TierBase = memoryTier();
  * ```
  */
-export interface Tier {
+export interface TierBase {
   /** Short name used in stats and errors, e.g. `memory`, `lmdb`. */
   readonly name: string;
   readonly scope: TierScope;
@@ -218,43 +213,86 @@ export interface Tier {
   readonly maxKeyBytes: number;
   /** Called once by the cache that owns the tier, before any other call. */
   attach(host: TierHost): void;
-  /** Synchronous read, on tiers that can (memory, LMDB). */
-  readonly getSync?: (key: string) => CacheEntry | undefined;
-  /**
-   * The stored record without the expiry check, on process tiers. The cache's hit path checks
-   * freshness itself (fresh implies unexpired), which saves a clock read on every hit.
-   */
-  readonly peekSync?: (key: string) => CacheEntry | undefined;
   get(key: string): MaybePromise<CacheEntry | undefined>;
-  /** On shared tiers: a read with the tier's change counter (see {@link SharedRead}). */
-  read?(key: string): MaybePromise<SharedRead>;
-  /** On shared tiers that can say synchronously where their change counter stands now (LMDB). */
-  observe?(): number;
   /**
-   * Stores the entry. `bytes` is the encoded size of the value when the cache measured it.
-   * Shared tiers check `condition` in the same transaction as the write and resolve with a
-   * {@link WriteOutcome}; every write there gets a new version.
+   * Stores the entry. `bytes` is the encoded size of the value when the cache measured it
+   * (undefined when it did not: a tier that needs it measures it).
    */
-  set(key: string, entry: CacheEntry, bytes: number, condition?: WriteCondition): MaybePromise<WriteOutcome | void>;
-  /** Deletes the key. Shared tiers leave a tombstone that refuses the late store of an older compute. */
+  set(key: string, entry: CacheEntry, bytes?: number, condition?: WriteCondition): MaybePromise<WriteOutcome | void>;
   delete(key: string, condition?: WriteCondition): MaybePromise<WriteOutcome | void>;
   /** Deletes every key that starts with `prefix` ('' for all). */
   clear(prefix: string, condition?: WriteCondition): MaybePromise<WriteOutcome | void>;
-  /** Leases, on tiers that can hold them where competing processes see them. */
-  readonly leases?: LeaseStore;
-  /** Registers the listener for changes made elsewhere (other processes or machines). */
-  onInvalidation?(listener: (change: Invalidation) => void): void;
-  /**
-   * Registers the listener for leases released elsewhere, with the storage key. A holder that
-   * gives up without storing (its compute threw) leaves nothing else to hear: this lets the
-   * callers waiting on it look again at once instead of at their next poll.
-   */
-  onLeaseRelease?(listener: (key: string) => void): void;
   /** Number of entries currently held, when cheap to know. */
   size?(): number;
+  close(): Promise<void>;
+}
+
+/**
+ * A tier of one process (memory): it takes the caller's key, answers synchronously, and keeps
+ * no transaction, so the cache's own ledger decides its copies (see coherence.ts).
+ *
+ * @example
+ * ```ts
+ * const tier: ProcessTier = memoryTier({ maxEntries: 10_000 });
+ * tier.attach({ clock: Date.now, report: () => {} });
+ * tier.set('k', makeEntry('v', Date.now(), 1_000, 1_000, 0));
+ * tier.getSync('k')?.value; // 'v'
+ * ```
+ */
+export interface ProcessTier extends TierBase {
+  readonly scope: 'process';
+  readonly getSync: (key: string) => CacheEntry | undefined;
+  /**
+   * The stored record without the expiry check. The cache's hit path checks freshness itself
+   * (fresh implies unexpired), which saves a clock read on every hit.
+   */
+  readonly peekSync?: (key: string) => CacheEntry | undefined;
+}
+
+/**
+ * A tier shared by processes (`machine`: LMDB) or machines (`cluster`: Redis). It takes the
+ * storage key (namespace prefix included), decides each write against what it has committed
+ * (`condition`, in the same transaction, resolving with a {@link WriteOutcome}: every write gets
+ * a new version; a delete leaves a tombstone that refuses the late store of an older compute),
+ * and publishes the changes made elsewhere.
+ *
+ * @example
+ * ```ts
+ * const tier: SharedTier = lmdbTier({ path: './.herdcache' });
+ * const stop = tier.onInvalidation?.((change) => console.log(change));
+ * ```
+ */
+export interface SharedTier extends TierBase {
+  readonly scope: 'machine' | 'cluster';
+  /** Synchronous read, on tiers that can (LMDB). */
+  readonly getSync?: (key: string) => CacheEntry | undefined;
+  /** A read with the tier's change counter (see {@link SharedRead}). */
+  read?(key: string): MaybePromise<SharedRead>;
+  /** Where the tier's change counter stands now, on tiers that can say synchronously (LMDB). */
+  observe?(): number;
+  /** Leases, held where competing processes see them. */
+  readonly leases?: LeaseStore;
+  /** Adds a listener of changes made elsewhere (other processes or machines); returns how to remove it. */
+  onInvalidation?(listener: (change: Invalidation) => void): () => void;
+  /**
+   * Adds a listener of leases released elsewhere, with the storage key; returns how to remove it.
+   * A holder that gives up without storing (its compute threw) leaves nothing else to hear: this
+   * lets the callers waiting on it look again at once instead of at their next poll.
+   */
+  onLeaseRelease?(listener: (key: string) => void): () => void;
   /** On machine tiers: an id of the storage itself, the same in every process that opens it. */
   site?(): string;
   /** On machine tiers: named values kept in the file (see {@link Checkpoints}). */
   readonly checkpoints?: Checkpoints;
-  close(): Promise<void>;
 }
+
+/**
+ * The contract every storage tier implements: a process tier or a shared one, told apart by
+ * `scope`, so that each may have only the members its scope can honour.
+ *
+ * @example
+ * ```ts
+ * const tiers: Tier[] = [memoryTier(), lmdbTier()];
+ * ```
+ */
+export type Tier = ProcessTier | SharedTier;

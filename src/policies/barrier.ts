@@ -1,9 +1,9 @@
 import { isFresh } from '../core/entry.js';
 import { InvalidOptionError, LeaseWaitTimeoutError } from '../core/errors.js';
 import { assertDuration, optionsObject } from '../core/options.js';
-import { KeyLocks } from '../core/key-locks.js';
-import type { ComputeCall, Next, Policy, PolicyHost, PollOptions } from '../core/policy.js';
+import type { ComputeCall, Next, Policy, PolicyHost } from '../core/policy.js';
 import type { Lease } from '../core/tier.js';
+import { giveLease, holdsLease, KeyLocks, takeLease, waitForValue, type PollOptions } from './kit/index.js';
 
 /**
  * Options of {@link barrier}.
@@ -52,6 +52,7 @@ export function barrier(options?: BarrierOptions): Policy {
   if (poll.longest !== undefined) assertDuration('barrier.poll.longest', poll.longest, true);
   return {
     name: 'barrier',
+    traits: { answersFreshHits: true, missesStale: true },
     create(host) {
       const locks = new KeyLocks();
       return {
@@ -65,8 +66,8 @@ export function barrier(options?: BarrierOptions): Policy {
           // the lease deadlocked with a caller that held the lock and waited for the lease, until
           // both bounds ran out (found by P9 on real processes, a throwing compute under the
           // flagship pipeline).
-          if (host.holdsLease(call)) {
-            const borrowed = await host.tryLease(call, lease);
+          if (holdsLease(call)) {
+            const borrowed = await takeLease(host, call, lease);
             if (borrowed !== undefined) return await underLease(host, call, next, borrowed);
           }
           // Bounded by the lease: a leader that overruns it no longer holds the others back.
@@ -97,7 +98,7 @@ async function underLease(host: PolicyHost, call: ComputeCall, next: Next, lease
     if (again !== undefined) call.entry = again;
     return await next();
   } finally {
-    await host.releaseLease(lease);
+    await giveLease(host, lease);
   }
 }
 
@@ -109,12 +110,12 @@ async function guarded(host: PolicyHost, call: ComputeCall, next: Next, leaseTtl
       call.entry = current;
       return current.value;
     }
-    const lease = await host.tryLease(call, leaseTtl);
+    const lease = await takeLease(host, call, leaseTtl);
     if (lease !== undefined) return underLease(host, call, next, lease);
     countWait();
     const left = deadline - performance.now();
     if (left <= 0) throw new LeaseWaitTimeoutError(call.key, maxWait);
-    const arrived = await host.waitForEntry(call, left, poll);
+    const arrived = await waitForValue(host, call, left, poll);
     if (arrived !== undefined) {
       call.entry = arrived;
       return arrived.value;

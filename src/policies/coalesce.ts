@@ -14,6 +14,7 @@ import type { Policy } from '../core/policy.js';
 export function coalesce(): Policy {
   return {
     name: 'coalesce',
+    traits: { answersFreshHits: true },
     create(host) {
       const inflight = new Map<string, Promise<unknown>>();
       return {

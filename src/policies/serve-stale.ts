@@ -1,7 +1,8 @@
-import { ColdCacheError, InvalidOptionError, PolicyConflictError } from '../core/errors.js';
+import { ColdCacheError, InvalidOptionError } from '../core/errors.js';
 import { isFresh, isServable } from '../core/entry.js';
-import { assertDuration, describe, optionsObject } from '../core/options.js';
+import { assertDuration, assertGrandTimeout, describe, optionsObject } from '../core/options.js';
 import type { Policy } from '../core/policy.js';
+import { giveLease, refreshInBackground, takeLease, waitForValue } from './kit/index.js';
 
 /**
  * Options of {@link serveStale}.
@@ -44,12 +45,9 @@ export function serveStale(options: ServeStaleOptions): Policy {
   return {
     name: 'serveStale',
     maxAge,
-    check({ policies, index, ttl }) {
-      if (maxAge < ttl) throw new InvalidOptionError('serveStale.maxAge', `the grand timeout (${maxAge} ms) must not be shorter than ttl (${ttl} ms)`);
-      const inner = policies.slice(0, index).find((p) => p.name === 'barrier' || p.name === 'xfetch');
-      if (inner !== undefined) {
-        throw new PolicyConflictError(inner.name, 'serveStale', `${inner.name} would treat a stale value as a miss before serveStale could serve it: put serveStale first`);
-      }
+    traits: { servesStale: true },
+    check({ ttl }) {
+      assertGrandTimeout('serveStale.maxAge', maxAge, ttl);
     },
     create(host) {
       return {
@@ -58,20 +56,20 @@ export function serveStale(options: ServeStaleOptions): Policy {
           const now = host.now();
           if (entry !== undefined && isServable(entry, now) && !isFresh(entry, now)) {
             host.count('staleServed');
-            host.refreshInBackground(call, 'serve-stale', leaseTtl);
+            refreshInBackground(host, call, { source: 'serve-stale', leaseTtl, counter: 'staleRefreshes' });
             return entry.value;
           }
           if (entry !== undefined) return next();
           // Cold: take the key's lease so that "someone else is computing" is known to every
           // process, even without barrier() (which borrows this lease when composed inside).
-          const lease = await host.tryLease(call, leaseTtl);
+          const lease = await takeLease(host, call, leaseTtl);
           if (lease !== undefined) {
             try {
               const again = await host.readShared(call);
               if (again !== undefined && isFresh(again, host.now())) return again.value;
               return await next();
             } finally {
-              await host.releaseLease(lease);
+              await giveLease(host, lease);
             }
           }
           if (onCold === 'throw') {
@@ -79,7 +77,7 @@ export function serveStale(options: ServeStaleOptions): Policy {
             throw new ColdCacheError(call.key);
           }
           host.count('leaseWaits');
-          const arrived = await host.waitForEntry(call, maxWait);
+          const arrived = await waitForValue(host, call, maxWait);
           if (arrived !== undefined) {
             call.entry = arrived;
             return arrived.value;

@@ -1,7 +1,7 @@
-import { InvalidOptionError, PolicyConflictError } from '../core/errors.js';
 import { isFresh } from '../core/entry.js';
-import { describe, optionsObject } from '../core/options.js';
+import { assertPositive, optionsObject } from '../core/options.js';
 import type { Policy } from '../core/policy.js';
+import { refreshInBackground } from './kit/index.js';
 
 /**
  * Options of {@link xfetch}.
@@ -43,18 +43,10 @@ export function shouldRecomputeEarly(now: number, freshUntil: number, delta: num
  */
 export function xfetch(options?: XFetchOptions): Policy {
   const beta = optionsObject('xfetch', options).beta ?? 1;
-  if (typeof beta !== 'number' || !Number.isFinite(beta) || beta <= 0) {
-    throw new InvalidOptionError('xfetch.beta', `must be a positive finite number, got ${describe(beta)}`);
-  }
+  assertPositive('xfetch.beta', beta);
   return {
     name: 'xfetch',
-    seesFreshHits: true,
-    check({ policies, index }) {
-      const inner = policies.slice(0, index).find((p) => p.name === 'barrier' || p.name === 'coalesce');
-      if (inner !== undefined) {
-        throw new PolicyConflictError(inner.name, 'xfetch', `${inner.name} answers fresh hits before xfetch can see them: put xfetch first`);
-      }
-    },
+    traits: { seesFreshHits: true, missesStale: true },
     create(host) {
       return {
         handle(call, next) {
@@ -63,7 +55,7 @@ export function xfetch(options?: XFetchOptions): Policy {
           if (entry === undefined || !isFresh(entry, now)) return next();
           // 1 - random() lies in (0, 1]: ln(0) never happens, r = 1 never triggers while fresh.
           if (shouldRecomputeEarly(now, entry.freshUntil, entry.delta, beta, 1 - host.random())) {
-            host.refreshInBackground(call, 'xfetch', Math.max(1_000, entry.delta * 4));
+            refreshInBackground(host, call, { source: 'xfetch', leaseTtl: Math.max(1_000, entry.delta * 4), counter: 'earlyRefreshes' });
           }
           return Promise.resolve(entry.value);
         },

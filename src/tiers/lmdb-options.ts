@@ -1,5 +1,5 @@
 import { InvalidOptionError } from '../core/errors.js';
-import { assertDuration, describe, optionsObject } from '../core/options.js';
+import { assertDuration, assertPositive, describe, optionsObject } from '../core/options.js';
 
 /**
  * Options of the LMDB tier.
@@ -78,9 +78,7 @@ export function defaultLmdbPath(): string {
 export const LMDB_MAX_BYTES = 2 ** 44;
 
 function byteBound(value: unknown): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    throw new InvalidOptionError('lmdbTier.maxBytes', `must be a positive finite number of bytes, got ${describe(value)}`);
-  }
+  assertPositive('lmdbTier.maxBytes', value, 'bytes');
   if (value > LMDB_MAX_BYTES) {
     throw new InvalidOptionError('lmdbTier.maxBytes', `is mapped at twice its size, and at most ${LMDB_MAX_BYTES} bytes (16 TiB) can be: got ${value}`);
   }

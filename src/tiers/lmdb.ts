@@ -1,8 +1,9 @@
-import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import type { CacheEntry } from '../core/entry.js';
 import { InvalidKeyError, StorageError } from '../core/errors.js';
-import type { Checkpoints, Invalidation, LeaseStore, SharedRead, Tier, TierHost, WriteCondition, WriteOutcome } from '../core/tier.js';
+import { instanceId } from '../core/ids.js';
+import { Listeners } from '../core/listeners.js';
+import type { Checkpoints, Invalidation, LeaseStore, SharedRead, SharedTier, TierHost, WriteCondition, WriteOutcome } from '../core/tier.js';
 import { acquireEnvironment, countEntries, releaseEnvironment, transact, type LmdbEnvironment } from './lmdb-env.js';
 import { lmdbLeaseStore, withLinkFallback } from './lmdb-leases.js';
 import { linkLeaseStore } from './lmdb-link-leases.js';
@@ -28,12 +29,12 @@ export { defaultLmdbPath, LMDB_DEFAULTS, LMDB_MAX_BYTES, LMDB_MAX_KEY_BYTES, typ
  * const cache = createCache({ tiers: [memoryTier(), lmdbTier({ path: '/tmp/app-cache' })] });
  * ```
  */
-export function lmdbTier(given?: LmdbTierOptions): Tier {
+export function lmdbTier(given?: LmdbTierOptions): SharedTier {
   const { path, maxBytes, syncInterval, sweepInterval } = resolveLmdbOptions(given);
   return new LmdbTier(path, maxBytes, syncInterval, sweepInterval);
 }
 
-class LmdbTier implements Tier {
+class LmdbTier implements SharedTier {
   readonly name = 'lmdb';
   readonly scope = 'machine' as const;
   /** The longest storage key that fits the entries db and the by-age index: 1967 bytes. */
@@ -41,11 +42,11 @@ class LmdbTier implements Tier {
   readonly leases: LeaseStore;
   readonly checkpoints: Checkpoints;
 
-  private readonly instance = randomBytes(6).toString('base64url');
+  private readonly instance = instanceId();
   private host: TierHost = { clock: Date.now, report: () => {} };
   private env: LmdbEnvironment | undefined;
-  private listener: ((change: Invalidation) => void) | undefined;
-  private releaseListener: ((key: string) => void) | undefined;
+  private readonly changes = new Listeners<Invalidation>();
+  private readonly releases = new Listeners<string>();
   private cursor = 0;
   private attached = false;
   private timers: NodeJS.Timeout[] = [];
@@ -132,7 +133,7 @@ class LmdbTier implements Tier {
     return currentVersion(env);
   }
 
-  set(key: string, entry: CacheEntry, bytes = -1, condition?: WriteCondition): Promise<WriteOutcome> {
+  set(key: string, entry: CacheEntry, bytes = 0, condition?: WriteCondition): Promise<WriteOutcome> {
     return this.write(key, 'set', { use: 'grow', bytes: Math.max(0, bytes) }, (env) => {
       const current = storedEntry(env, key);
       if (!admits(env, key, current, condition)) return { applied: false };
@@ -179,12 +180,12 @@ class LmdbTier implements Tier {
     });
   }
 
-  onInvalidation(listener: (change: Invalidation) => void): void {
-    this.listener = listener;
+  onInvalidation(listener: (change: Invalidation) => void): () => void {
+    return this.changes.add(listener);
   }
 
-  onLeaseRelease(listener: (key: string) => void): void {
-    this.releaseListener = listener;
+  onLeaseRelease(listener: (key: string) => void): () => void {
+    return this.releases.add(listener);
   }
 
   size(): number {
@@ -272,21 +273,21 @@ class LmdbTier implements Tier {
 
   private pollChanges(): void {
     const env = this.env;
-    const listener = this.listener;
     if (env === undefined) return;
+    const failed = (error: unknown): void => this.host.report({ type: 'error', operation: 'sync', error });
     try {
       env.root.resetReadTxn();
       const trimmed = env.meta.get('trimmed') ?? 0;
       if (trimmed > this.cursor) {
         // Changes this process never saw were trimmed away: drop every copy to be safe.
-        listener?.({ prefix: '' });
+        this.changes.emit({ prefix: '' }, failed);
         this.cursor = trimmed;
       }
       for (const { key, value } of env.log.getRange({ start: this.cursor + 1 })) {
         this.cursor = key;
         if (value.o === this.instance) continue;
-        if (value.r !== undefined) this.releaseListener?.(value.r);
-        else if (listener !== undefined) listener(value.k !== undefined ? { key: value.k } : { prefix: value.p ?? '' });
+        if (value.r !== undefined) this.releases.emit(value.r, failed);
+        else this.changes.emit(value.k !== undefined ? { key: value.k } : { prefix: value.p ?? '' }, failed);
       }
     } catch (error) {
       this.host.report({ type: 'error', operation: 'sync', error });

@@ -2,7 +2,7 @@ import { encodedSize } from '../core/codec.js';
 import type { CacheEntry } from '../core/entry.js';
 import { InvalidOptionError, StorageError } from '../core/errors.js';
 import { describe, optionsObject } from '../core/options.js';
-import type { Tier, TierHost } from '../core/tier.js';
+import type { ProcessTier, TierHost } from '../core/tier.js';
 import { RecencyTable } from './recency-table.js';
 
 /**
@@ -45,7 +45,7 @@ function assertBound(option: string, value: number | undefined): void {
  * const cache = createCache({ tiers: [memoryTier({ maxEntries: 1_000 })] });
  * ```
  */
-export function memoryTier(given?: MemoryTierOptions): Tier {
+export function memoryTier(given?: MemoryTierOptions): ProcessTier {
   const options = optionsObject('memoryTier', given);
   const { maxBytes } = options;
   assertBound('maxEntries', options.maxEntries);
@@ -87,7 +87,7 @@ export function memoryTier(given?: MemoryTierOptions): Tier {
         return;
       }
       // A value larger than the whole bound is refused, and then no copy is kept here.
-      table.set(key, entry, Math.max(1, bytes >= 0 ? bytes : encodedSize(entry.value)));
+      table.set(key, entry, Math.max(1, bytes ?? encodedSize(entry.value)));
     },
     delete(key) {
       table.delete(key);

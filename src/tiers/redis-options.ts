@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { types } from 'node:util';
 import { InvalidOptionError } from '../core/errors.js';
-import { assertDuration, describe, optionsObject } from '../core/options.js';
+import { assertDuration, assertPositive, optionsObject } from '../core/options.js';
 
 /**
  * Options of the Redis tier.
@@ -58,9 +58,7 @@ export const REDIS_DEFAULTS = {
 } as const;
 
 function positive(option: string, value: unknown): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    throw new InvalidOptionError(`redisTier.${option}`, `must be a positive finite number, got ${describe(value)}`);
-  }
+  assertPositive(`redisTier.${option}`, value);
   return value;
 }
 

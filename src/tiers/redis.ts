@@ -27,16 +27,17 @@
  * (backoff capped at 1 s). Commands issued while the very first connection is being made wait
  * for it, at most `connectTimeout`. `close()` is bounded too.
  */
-import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { Packr } from 'msgpackr';
 import { TOMBSTONE_RETENTION } from '../core/coherence.js';
 import { MSGPACK_OPTIONS } from '../core/codec.js';
 import { isEntryRecord, type CacheEntry } from '../core/entry.js';
 import { InvalidKeyError, StorageError } from '../core/errors.js';
+import { instanceId } from '../core/ids.js';
+import { Listeners } from '../core/listeners.js';
 import { namespaceOf } from '../core/keys.js';
 import { assertDuration } from '../core/options.js';
-import type { Invalidation, SharedRead, Tier, TierHost, WriteCondition, WriteOutcome } from '../core/tier.js';
+import type { Invalidation, SharedRead, SharedTier, TierHost, WriteCondition, WriteOutcome } from '../core/tier.js';
 import { CircuitBreaker, type CircuitState } from './redis-breaker.js';
 import { decodeBusMessage, encodeReleaseMessage, ReadGuard } from './redis-bus.js';
 import { closeConnection, connectionOptions, isReplyError, isTimeout, loadIoredis, withTimeout } from './redis-connection.js';
@@ -81,15 +82,15 @@ export interface RedisTierStatus {
  * await redis.ready();
  * ```
  */
-export interface RedisTier extends Tier {
+export interface RedisTier extends SharedTier {
   readonly leases: RedisLeaseStore;
   get(key: string): Promise<CacheEntry | undefined>;
   read(key: string): Promise<SharedRead>;
-  set(key: string, entry: CacheEntry, bytes: number, condition?: WriteCondition): Promise<WriteOutcome>;
+  set(key: string, entry: CacheEntry, bytes?: number, condition?: WriteCondition): Promise<WriteOutcome>;
   delete(key: string, condition?: WriteCondition): Promise<WriteOutcome>;
   clear(prefix: string, condition?: WriteCondition): Promise<WriteOutcome>;
-  onInvalidation(listener: (change: Invalidation) => void): void;
-  onLeaseRelease(listener: (key: string) => void): void;
+  onInvalidation(listener: (change: Invalidation) => void): () => void;
+  onLeaseRelease(listener: (key: string) => void): () => void;
   /** Connection, subscription and circuit state now. */
   status(): RedisTierStatus;
   /**
@@ -154,13 +155,13 @@ class RedisTierImpl implements RedisTier {
   readonly maxKeyBytes = REDIS_MAX_KEY_BYTES;
   readonly leases: RedisLeaseStore;
 
-  private readonly origin = randomBytes(9).toString('base64url');
+  private readonly origin = instanceId();
   private readonly packr = new Packr({ ...MSGPACK_OPTIONS });
   private readonly guard = new ReadGuard();
   private readonly breaker: CircuitBreaker;
   private host: TierHost = { clock: Date.now, report: () => {} };
-  private listener: ((change: Invalidation) => void) | undefined;
-  private releaseListener: ((key: string) => void) | undefined;
+  private readonly changes = new Listeners<Invalidation>();
+  private readonly releases = new Listeners<string>();
   private cmd: Redis | undefined;
   private sub: Redis | undefined;
   private feedConnection: Redis | undefined;
@@ -171,7 +172,6 @@ class RedisTierImpl implements RedisTier {
   private starting: Promise<void> | undefined;
   private closed = false;
   private attached = false;
-  private subscribed = false;
   private lastError: unknown;
   /** Settles when the first connection attempt succeeds or fails. */
   private firstAttempt: Promise<void>;
@@ -295,12 +295,12 @@ class RedisTierImpl implements RedisTier {
     return { applied: true, version };
   }
 
-  onInvalidation(listener: (change: Invalidation) => void): void {
-    this.listener = listener;
+  onInvalidation(listener: (change: Invalidation) => void): () => void {
+    return this.changes.add(listener);
   }
 
-  onLeaseRelease(listener: (key: string) => void): void {
-    this.releaseListener = listener;
+  onLeaseRelease(listener: (key: string) => void): () => void {
+    return this.releases.add(listener);
   }
 
   async close(): Promise<void> {
@@ -313,7 +313,6 @@ class RedisTierImpl implements RedisTier {
     this.cmd = undefined;
     this.sub = undefined;
     this.feedConnection = undefined;
-    this.subscribed = false;
     await Promise.all(connections.map((c) => closeConnection(c, QUIT_TIMEOUT)));
   }
 
@@ -374,7 +373,6 @@ class RedisTierImpl implements RedisTier {
     connection.on('ready', () => void this.subscribe(connection));
     connection.on('close', () => {
       // Only released leases travel here: a waiter that misses one looks again at its next poll.
-      this.subscribed = false;
       this.notify();
     });
     connection.on('message', (channel: string, message: string) => this.onMessage(channel, message));
@@ -392,7 +390,6 @@ class RedisTierImpl implements RedisTier {
       return;
     }
     if (this.closed || connection !== this.sub) return;
-    this.subscribed = true;
     this.notify();
   }
 
@@ -408,16 +405,12 @@ class RedisTierImpl implements RedisTier {
     if (channel !== this.options.channel) return;
     const decoded = decodeBusMessage(message);
     if (decoded === undefined || decoded.origin === this.origin) return;
-    if ('released' in decoded) this.releaseListener?.(decoded.released);
+    if ('released' in decoded) this.releases.emit(decoded.released, (error) => this.host.report({ type: 'error', operation: 'lease-release', error }));
   }
 
   private deliver(change: Invalidation): void {
     this.guard.changed(change);
-    try {
-      this.listener?.(change);
-    } catch (error) {
-      this.host.report({ type: 'error', operation: 'invalidate', error });
-    }
+    this.changes.emit(change, (error) => this.host.report({ type: 'error', operation: 'invalidate', error }));
   }
 
   private notify(): void {
@@ -558,10 +551,6 @@ class RedisTierImpl implements RedisTier {
       // Not through clear(): a repair that fails while Redis is away is not news each time.
       await this.clearPrefix(target.prefix);
     }
-  }
-
-  private entryKey(key: string): string {
-    return `${this.options.keyPrefix}e:${key}`;
   }
 
   private checkKey(key: string): void {

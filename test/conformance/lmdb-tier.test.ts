@@ -1,6 +1,6 @@
 import { lmdbTier } from '../../src/tiers/lmdb.js';
 import { tempDir } from '../helpers/tmp.js';
-import { runTierConformance } from './tier-conformance.js';
+import { runTierConformance } from '../../src/testing/tier-conformance.js';
 
 runTierConformance('lmdbTier', () => {
   const dir = tempDir('herdcache-conformance');

@@ -1,17 +1,5 @@
-/** A manual clock for tests: time moves only when the test says so. */
-export interface ManualClock {
-  (): number;
-  advance(ms: number): void;
-  set(ms: number): void;
-}
-
-export function manualClock(start = 1_000_000): ManualClock {
-  let now = start;
-  const clock = (() => now) as ManualClock;
-  clock.advance = (ms) => { now += ms; };
-  clock.set = (ms) => { now = ms; };
-  return clock;
-}
+// The manual clock is part of herdcache/testing; tests take it from there.
+export { manualClock, type ManualClock } from '../../src/testing/clock.js';
 
 /** A random source that replays the given numbers in order, then repeats the last. */
 export function scriptedRandom(values: number[]): () => number {

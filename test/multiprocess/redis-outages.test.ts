@@ -148,7 +148,7 @@ describe('Redis outages end to end', { skip: redisSkip() }, () => {
     await eventually('the circuit closes', () => redis.status().circuit === 'closed' && redis.status().connected);
     await eventually('the failed writes are repaired', () => redis.status().repairsPending === 0);
     assert.equal((await other.get(`0::after-${tries}`))?.value, 'back');
-    await other.set('0::from-other', makeEntry('o', Date.now(), 60_000, 60_000, 0), -1);
+    await other.set('0::from-other', makeEntry('o', Date.now(), 60_000, 60_000, 0));
     assert.equal(await cache.get('from-other'), 'o');
   });
 

@@ -8,7 +8,7 @@ import { inspect, isDeepStrictEqual } from 'node:util';
 import { open } from 'lmdb';
 import { Packr } from 'msgpackr';
 import fc from 'fast-check';
-import { createCache, lmdbTier, memoryTier, type CacheEntry, type Tier } from '../../src/index.js';
+import { createCache, lmdbTier, memoryTier, type CacheEntry, type ProcessTier, type Tier } from '../../src/index.js';
 import { manualClock } from '../helpers/clock.js';
 import { coverage, propertyParams } from '../helpers/fc.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -51,7 +51,7 @@ function describeBound(bound: MemoryBound): string {
 }
 
 /** Checks the memory tier's bounds: its own entry count, and the encoded sizes of what it holds. */
-function memoryWithinBounds(tier: Tier, bound: MemoryBound): void {
+function memoryWithinBounds(tier: ProcessTier, bound: MemoryBound): void {
   const size = tier.size?.();
   assert.ok(size !== undefined, 'the memory tier reports its size');
   if (bound.maxEntries !== undefined) assert.ok(size <= bound.maxEntries, `the memory tier holds ${size} entries, over its bound of ${bound.maxEntries}`);

@@ -6,12 +6,12 @@ import { describe, it } from 'node:test';
 import type { CacheEntry } from '../../src/core/entry.js';
 import { makeEntry } from '../../src/core/entry.js';
 import { CacheClosedError, InvalidKeyError, InvalidOptionError } from '../../src/core/errors.js';
-import type { Tier, TierHost, TierReport } from '../../src/core/tier.js';
+import type { SharedTier, Tier, TierHost, TierReport } from '../../src/core/tier.js';
 import { Cache, createCache, memoryTier, type CacheEvents, type ComputeCall, type Policy } from '../../src/index.js';
 import { manualClock } from '../helpers/clock.js';
 
 /** A shared tier over a Map: no change counter, no leases, async reads only. */
-interface MapTier extends Tier {
+interface MapTier extends SharedTier {
   readonly data: Map<string, CacheEntry>;
   host(): TierHost;
 }
@@ -85,14 +85,14 @@ describe('the read walk', () => {
     const spy = recorder();
     const cache = new Cache({ clock, tiers: [memory, near, far], policies: [spy.policy], ttl: 1_000 });
     try {
-      memory.set('k', makeEntry('memory', 1_000, 1_000, 60_000, 0), -1);
+      memory.set('k', makeEntry('memory', 1_000, 1_000, 60_000, 0));
       near.data.set('0::k', makeEntry('near', 3_000, 1_000, 60_000, 0));
       far.data.set('0::k', makeEntry('far', 2_000, 1_000, 60_000, 0));
       const stale: unknown[] = [];
       await cache.compute('k', ({ stale: s }) => { stale.push(s); return 'new'; });
       near.data.set('0::j', makeEntry('near', 2_000, 1_000, 60_000, 0));
       far.data.set('0::j', makeEntry('far', 4_000, 1_000, 60_000, 0));
-      memory.set('j', makeEntry('memory', 3_000, 1_000, 60_000, 0), -1);
+      memory.set('j', makeEntry('memory', 3_000, 1_000, 60_000, 0));
       await cache.compute('j', ({ stale: s }) => { stale.push(s); return 'new'; });
       assert.deepEqual(stale, ['near', 'far']);
       assert.equal(spy.calls.length, 2);

@@ -128,15 +128,26 @@ const COUNTERS: readonly Counter[] = [
 describe('StatsCounters', () => {
   it('start every counter and every tier at zero', () => {
     const snapshot = new StatsCounters(['memory', 'lmdb']).snapshot();
-    assert.deepEqual(snapshot, { hits: { memory: 0, lmdb: 0 }, ...Object.fromEntries(COUNTERS.map((c) => [c, 0])) });
+    assert.deepEqual(snapshot, { hits: { memory: 0, lmdb: 0 }, ...Object.fromEntries(COUNTERS.map((c) => [c, 0])), policies: {} });
   });
 
   it('report each counter under its own name, and nothing of their internals', () => {
     const counters = new StatsCounters(['memory']);
     COUNTERS.forEach((name, i) => { counters[name] = i + 1; });
     const snapshot = counters.snapshot();
-    assert.deepEqual(Object.keys(snapshot).sort(), ['hits', ...COUNTERS].sort());
+    assert.deepEqual(Object.keys(snapshot).sort(), ['hits', 'policies', ...COUNTERS].sort());
     COUNTERS.forEach((name, i) => assert.equal(snapshot[name], i + 1, name));
+  });
+
+  it("keep each policy's declared counters apart, from 0, and copy them into each snapshot", () => {
+    const counters = new StatsCounters(['memory']);
+    const own = counters.declare('mine', ['tried', 'gaveUp']);
+    own['tried'] = 3;
+    assert.equal(counters.declare('mine', ['tried', 'later']), own, 'policies of one name share one record');
+    const snapshot = counters.snapshot();
+    assert.deepEqual(snapshot.policies, { mine: { tried: 3, gaveUp: 0, later: 0 } });
+    own['tried'] = 4;
+    assert.equal(snapshot.policies['mine']?.['tried'], 3, 'a snapshot does not change with later counting');
   });
 
   it('add the hot-path hits to the first tier only', () => {

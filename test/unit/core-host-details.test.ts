@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import { makeEntry } from '../../src/core/entry.js';
 import { AbortedError } from '../../src/core/errors.js';
 import type { Lease, LeaseStore, Tier } from '../../src/core/tier.js';
-import { Cache, createCache, memoryTier, type CacheEvents, type ComputeCall, type Policy, type PolicyHost } from '../../src/index.js';
+import { Cache, createCache, giveLease, holdsLease, memoryTier, refreshInBackground, takeLease, type CacheEvents, type ComputeCall, type Policy, type PolicyHost } from '../../src/index.js';
 import { manualClock } from '../helpers/clock.js';
 import { deferred, until } from '../fixtures/policy-support.js';
 
@@ -63,7 +63,7 @@ function recordingLeases(): { store: LeaseStore; released: string[] } {
 }
 
 describe('refreshInBackground', () => {
-  it('runs one refresh per key at a time, counts it by source and reports its duration', async () => {
+  it('runs one refresh per key at a time, counts it in the counter it is given and reports its duration', async () => {
     const clock = manualClock(10_000);
     const gate = deferred();
     let runs = 0;
@@ -78,23 +78,23 @@ describe('refreshInBackground', () => {
       });
       const call = spy.calls[0]!;
       const host = spy.host();
-      host.refreshInBackground(call, 'serveStale', 1_000);
-      host.refreshInBackground(call, 'serveStale', 1_000);
+      refreshInBackground(host, call, { source: 'serveStale', leaseTtl: 1_000, counter: 'staleRefreshes' });
+      refreshInBackground(host, call, { source: 'serveStale', leaseTtl: 1_000, counter: 'staleRefreshes' });
       await until(() => runs === 2, 'the refresh runs');
-      host.refreshInBackground(call, 'serveStale', 1_000);
+      refreshInBackground(host, call, { source: 'serveStale', leaseTtl: 1_000, counter: 'staleRefreshes' });
       gate.resolve();
       await until(() => refreshes.length === 1, 'the refresh is reported');
       assert.equal(runs, 2, 'the requests made while it ran joined it');
       assert.deepEqual(refreshes, [{ key: 'k', source: 'serveStale', duration: 40 }]);
       assert.deepEqual([cache.stats().staleRefreshes, cache.stats().earlyRefreshes], [1, 0]);
-      host.refreshInBackground(call, 'serveStale', 1_000);
+      refreshInBackground(host, call, { source: 'serveStale', leaseTtl: 1_000, counter: 'staleRefreshes' });
       await until(() => runs === 3, 'once it settled, the next request refreshes again');
     } finally {
       await cache.close();
     }
   });
 
-  it('counts an xfetch refresh as early, and skips one whose entry someone else replaced', async () => {
+  it('counts a refresh in the counter given, and skips one whose entry someone else replaced', async () => {
     const clock = manualClock(10_000);
     const spy = borrower();
     const leases = recordingLeases();
@@ -103,13 +103,13 @@ describe('refreshInBackground', () => {
       let runs = 0;
       await cache.compute('k', () => ++runs);
       const call = spy.calls[0]!;
-      spy.host().refreshInBackground(call, 'xfetch', 1_000);
+      refreshInBackground(spy.host(), call, { source: 'xfetch', leaseTtl: 1_000, counter: 'earlyRefreshes' });
       await until(() => leases.released.length === 1, 'the early refresh gave its lease back');
       assert.deepEqual([runs, cache.stats().earlyRefreshes, cache.stats().staleRefreshes], [2, 1, 0]);
       // call.entry is what its refresh stored; a newer value landed since: nothing to refresh.
       clock.advance(1);
       await cache.set('k', 'newer');
-      spy.host().refreshInBackground(call, 'xfetch', 1_000);
+      refreshInBackground(spy.host(), call, { source: 'xfetch', leaseTtl: 1_000, counter: 'earlyRefreshes' });
       await until(() => leases.released.length === 2, 'the skipped refresh gave its lease back');
       assert.equal(runs, 2);
       assert.equal(cache.stats().earlyRefreshes, 1);
@@ -123,7 +123,7 @@ describe('refreshInBackground', () => {
     const leases = recordingLeases();
     const spy = borrower(async (host, call) => {
       await cache.set(call.key, 'landed');
-      host.refreshInBackground(call, 'custom', 1_000);
+      refreshInBackground(host, call, { source: 'custom', leaseTtl: 1_000, counter: 'staleRefreshes' });
       return 'answered';
     });
     const cache = createCache({ tiers: [memoryTier(), tierWithLeases(leases.store)], policies: [spy.policy] });
@@ -152,7 +152,7 @@ describe('refreshInBackground', () => {
     let acquired = 0;
     const acquire = leases.store.acquire;
     leases.store.acquire = (...args) => { acquired++; return acquire(...args); };
-    spy.host().refreshInBackground(spy.calls[0]!, 'custom', 1_000);
+    refreshInBackground(spy.host(), spy.calls[0]!, { source: 'custom', leaseTtl: 1_000 });
     assert.equal(acquired, 0, 'not even a lease is asked for');
     assert.equal(runs, 1);
     assert.equal(leases.released.length, releasedBefore);
@@ -212,7 +212,7 @@ describe('the rest of the host', () => {
     await closing;
     assert.equal(holder, undefined);
     assert.equal(released.length >= 1, true);
-    assert.equal(spy.host().holdsLease(spy.calls[0]!), false);
+    assert.equal(holdsLease(spy.calls[0]!), false);
   });
 
   it('leaseHolder answers with the holder of the call\'s key; a lease borrowed within a call is given back once', async () => {
@@ -228,15 +228,15 @@ describe('the rest of the host', () => {
       await host.releaseLease(lease);
       assert.equal(await host.leaseHolder(call), undefined);
       // Re-entrant within one call: an inner stage borrows, and only the outer release gives it back.
-      const outer = await host.tryLease(call, 1_000);
+      const outer = await takeLease(host, call, 1_000);
       assert.ok(outer !== undefined);
-      assert.equal(host.holdsLease(call), true);
-      assert.equal(await host.tryLease(call, 1_000), outer, 'lent, not taken again');
-      await host.releaseLease(outer);
+      assert.equal(holdsLease(call), true);
+      assert.equal(await takeLease(host, call, 1_000), outer, 'lent, not taken again');
+      await giveLease(host, outer);
       assert.deepEqual(await host.leaseHolder(call), outer, 'the borrow ended; the outer stage still holds it');
-      await host.releaseLease(outer);
+      await giveLease(host, outer);
       assert.equal(await host.leaseHolder(call), undefined);
-      assert.equal(host.holdsLease(call), false);
+      assert.equal(holdsLease(call), false);
     } finally {
       await cache.close();
     }

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Closers } from '../../src/core/closers.js';
-import { KeyLocks } from '../../src/core/key-locks.js';
+import { KeyLocks } from '../../src/policies/kit/key-locks.js';
 import { leaseChain } from '../../src/core/lease-chain.js';
 import { LocalLedger } from '../../src/core/local-ledger.js';
 import { localLeaseStore } from '../../src/core/local-leases.js';

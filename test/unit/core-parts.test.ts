@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import { coarseClock } from '../../src/core/clock.js';
 import { AbortedError, ColdCacheError, HardTimeoutError, HerdcacheError, InvalidKeyError, LeaseWaitTimeoutError, NotSerializableError, StorageError } from '../../src/core/errors.js';
 import { CacheEventEmitter, DIAGNOSTICS_CHANNEL } from '../../src/core/events.js';
-import { KeyLocks } from '../../src/core/key-locks.js';
+import { KeyLocks } from '../../src/policies/kit/key-locks.js';
 import { leaseChain } from '../../src/core/lease-chain.js';
 import { localLeaseStore } from '../../src/core/local-leases.js';
 import type { LeaseStore } from '../../src/core/tier.js';

@@ -11,9 +11,10 @@ import { coalesce, createCache, memoryTier } from '../../src/index.js';
 const NOW = 10_000;
 /** Composition only reads the host's clock, in the terminal step. */
 const host = { now: () => NOW } as unknown as PolicyHost;
+const hosts = { base: host, forPolicy: () => host };
 
 function compose(policies: readonly unknown[], ttl = 1_000, maxAge = 1_000) {
-  return composePipeline(policies as readonly Policy[], host, new WeakMap<Policy, Stage>(), ttl, maxAge);
+  return composePipeline(policies as readonly Policy[], hosts, new WeakMap<Policy, Stage>(), ttl, maxAge);
 }
 
 function refusal(run: () => unknown, code: string, message: RegExp): void {
@@ -83,7 +84,7 @@ describe('composing a pipeline', () => {
       ['its check threw: boom', passThrough('c', { check: () => { throw boom; } })],
       ['create\\(\\) threw: boom', { name: 'c', create: () => { throw boom; } }],
       ['reading maxAge threw: boom', { name: 'c', create: () => ({ handle: (_c, n) => n() }), get maxAge(): number { throw boom; } }],
-      ['reading seesFreshHits threw: boom', { name: 'c', create: () => ({ handle: (_c, n) => n() }), get seesFreshHits(): boolean { throw boom; } }],
+      ['reading traits threw: boom', { name: 'c', create: () => ({ handle: (_c, n) => n() }), get traits(): Policy['traits'] { throw boom; } }],
       ['reading it threw: boom', { name: 'c', get create(): Policy['create'] { throw boom; } }],
     ];
     for (const [what, policy] of cases) {
@@ -111,18 +112,18 @@ describe('composing a pipeline', () => {
 
   it('sees fresh hits only when some policy asks to', () => {
     assert.equal(compose([]).seesFreshHits, false);
-    assert.equal(compose([passThrough('a'), passThrough('b', { seesFreshHits: false })]).seesFreshHits, false);
-    assert.equal(compose([passThrough('a'), passThrough('b', { seesFreshHits: true })]).seesFreshHits, true);
+    assert.equal(compose([passThrough('a'), passThrough('b', { traits: { seesFreshHits: false } })]).seesFreshHits, false);
+    assert.equal(compose([passThrough('a'), passThrough('b', { traits: { seesFreshHits: true } })]).seesFreshHits, true);
   });
 
   it('creates each policy once per cache, however many pipelines use it', () => {
     let creates = 0;
     const policy: Policy = { name: 'counted', create: () => { creates++; return { handle: (_c, n) => n() }; } };
     const stages = new WeakMap<Policy, Stage>();
-    composePipeline([policy], host, stages, 1_000, 1_000);
-    composePipeline([passThrough('other'), policy], host, stages, 1_000, 1_000);
+    composePipeline([policy], hosts, stages, 1_000, 1_000);
+    composePipeline([passThrough('other'), policy], hosts, stages, 1_000, 1_000);
     assert.equal(creates, 1);
-    composePipeline([policy], host, new WeakMap<Policy, Stage>(), 1_000, 1_000);
+    composePipeline([policy], hosts, new WeakMap<Policy, Stage>(), 1_000, 1_000);
     assert.equal(creates, 2, 'another cache creates its own stage');
   });
 });

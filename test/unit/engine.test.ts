@@ -50,13 +50,15 @@ function harness(t: TestContext, config: Config = 'L1+L2', options: { ttl?: numb
   return { cache, clock, path: dir.path, memory };
 }
 
-/** The counters that `action` changed, as { name: delta } (hits as `hits.<tier>`). */
+/** The counters that `action` changed, as { name: delta } (hits as `hits.<tier>`, a policy's own as `<policy>.<counter>`). */
 async function statsDelta(cache: Cache, action: () => unknown): Promise<Record<string, number>> {
   const flat = (s: CacheStats): Record<string, number> => {
     const out: Record<string, number> = {};
     for (const [k, v] of Object.entries(s)) {
       if (k === 'hits') for (const [tier, n] of Object.entries(v as Record<string, number>)) out[`hits.${tier}`] = n;
-      else out[k] = v as number;
+      else if (k === 'policies') {
+        for (const [policy, own] of Object.entries(v as CacheStats['policies'])) for (const [name, n] of Object.entries(own)) out[`${policy}.${name}`] = n;
+      } else out[k] = v as number;
     }
     return out;
   };

@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { makeEntry } from '../../src/core/entry.js';
 import { InvalidKeyError, StorageError } from '../../src/core/errors.js';
 import type { CacheEntry } from '../../src/core/entry.js';
-import type { Invalidation, Tier, TierReport, WriteOutcome } from '../../src/core/tier.js';
+import type { Invalidation, SharedTier, TierReport, WriteOutcome } from '../../src/core/tier.js';
 import { lmdbTier } from '../../src/tiers/lmdb.js';
 import { acquireEnvironment, releaseEnvironment, transact } from '../../src/tiers/lmdb-env.js';
 import { currentVersion, recordChange } from '../../src/tiers/lmdb-versions.js';
@@ -18,10 +18,10 @@ import { tempDir } from '../helpers/tmp.js';
 const NO_AUTO_SWEEP = 3_600_000;
 
 /** What the tier holds for `key` in a fresh snapshot (the LMDB tier's get is synchronous). */
-const fresh = (tier: Tier, key: string): CacheEntry | undefined => tier.get?.(key) as CacheEntry | undefined;
+const fresh = (tier: SharedTier, key: string): CacheEntry | undefined => tier.get?.(key) as CacheEntry | undefined;
 
 interface Attached {
-  readonly tier: Tier;
+  readonly tier: SharedTier;
   readonly changes: Invalidation[];
   readonly released: string[];
   readonly reports: TierReport[];
@@ -30,7 +30,7 @@ interface Attached {
 describe('lmdbTier details', () => {
   const dir = tempDir('herdcache-lmdb-details');
   const clock = manualClock(5_000_000);
-  const open: Tier[] = [];
+  const open: SharedTier[] = [];
   let a: Attached;
   let b: Attached;
 
@@ -70,6 +70,30 @@ describe('lmdbTier details', () => {
     await until(() => a.changes.length === 1, 'a heard the change of b', 5_000);
     assert.deepEqual(a.changes, [{ key: '0::from-b' }], 'a heard only the change of b, none of its own');
     assert.deepEqual(a.released, []);
+  });
+
+  it('gives its news to every listener, each until it unsubscribes, and a throwing one to the others too', async () => {
+    const second: Invalidation[] = [];
+    const releases: string[] = [];
+    const stopSecond = b.tier.onInvalidation!((change) => second.push(change));
+    const stopThrowing = b.tier.onInvalidation!(() => { throw new Error('a faulty listener'); });
+    const stopReleases = b.tier.onLeaseRelease!((key) => releases.push(key));
+    b.changes.length = 0;
+    b.reports.length = 0;
+    await a.tier.set('0::news', makeEntry('v', clock(), 1_000, 1_000, 0), 10);
+    await until(() => b.changes.length === 1 && second.length === 1, 'both listeners heard the set', 5_000);
+    assert.deepEqual(second, [{ key: '0::news' }]);
+    assert.ok(b.reports.some((r) => r.type === 'error' && r.operation === 'sync' && (r.error as Error).message === 'a faulty listener'));
+    stopSecond();
+    stopSecond();
+    stopThrowing();
+    await a.tier.delete('0::news');
+    await a.tier.leases!.acquire('0::news-lease', 'me', 1_000);
+    await a.tier.leases!.release('0::news-lease', 'me');
+    await until(() => b.changes.length === 2 && releases.length === 1, 'the listeners still subscribed heard the delete and the release', 5_000);
+    assert.deepEqual(second, [{ key: '0::news' }], 'an unsubscribed listener hears nothing more');
+    assert.deepEqual(releases, ['0::news-lease']);
+    stopReleases();
   });
 
   it('a follower whose unread changes were trimmed away drops every copy, then goes on after the trim', async () => {

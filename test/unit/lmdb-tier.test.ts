@@ -192,7 +192,7 @@ describe('lmdbTier: keys', () => {
     const reports: TierReport[] = [];
     const tier = lmdbTier({ path: dir.path });
     tier.attach({ clock: () => T0, report: (r) => reports.push(r) });
-    const pending = tier.set('0::' + '\u00e9'.repeat(1_000), makeEntry('v', T0, 1_000, 1_000, 0), -1);
+    const pending = tier.set('0::' + '\u00e9'.repeat(1_000), makeEntry('v', T0, 1_000, 1_000, 0));
     const closing = tier.close();
     await assert.rejects(async () => pending, InvalidKeyError);
     await closing;

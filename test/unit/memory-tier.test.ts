@@ -26,7 +26,7 @@ describe('memoryTier bounds', () => {
   it('never holds more than maxEntries', () => {
     const { tier, reports } = attached(memoryTier({ maxEntries: 5 }));
     for (let i = 0; i < 50; i++) {
-      void tier.set(`k${i}`, entry(i), -1);
+      void tier.set(`k${i}`, entry(i));
       assert.ok(tier.size!() <= 5, `size ${tier.size!()} after ${i + 1} sets`);
     }
     assert.equal(tier.size!(), 5);
@@ -36,9 +36,9 @@ describe('memoryTier bounds', () => {
 
   it('evicts the least recently used entry, reads counting as use', () => {
     const { tier, reports } = attached(memoryTier({ maxEntries: 3 }));
-    for (const k of ['a', 'b', 'c']) void tier.set(k, entry(k), -1);
+    for (const k of ['a', 'b', 'c']) void tier.set(k, entry(k));
     tier.getSync!('a'); // a is now the most recently used; b the least
-    void tier.set('d', entry('d'), -1);
+    void tier.set('d', entry('d'));
     assert.deepEqual(reports, [{ type: 'evict', key: 'b', cause: 'size' }]);
     assert.deepEqual(heldKeys(tier, ['a', 'b', 'c', 'd']), ['a', 'c', 'd']);
   });
@@ -62,37 +62,37 @@ describe('memoryTier bounds', () => {
 
   it('measures values itself when the caller passes no size', () => {
     const { tier } = attached(memoryTier({ maxBytes: 250 }));
-    for (let i = 0; i < 10; i++) void tier.set(`k${i}`, entry('y'.repeat(100)), -1);
+    for (let i = 0; i < 10; i++) void tier.set(`k${i}`, entry('y'.repeat(100)));
     assert.equal(tier.size!(), 2, 'two values of ~102 bytes fit in 250 bytes, three do not');
   });
 
   it('keeps no copy of a value larger than the whole bound, and drops the older copy of that key', () => {
     const { tier } = attached(memoryTier({ maxBytes: 100 }));
-    void tier.set('k', entry('small'), -1);
-    void tier.set('k', entry('z'.repeat(500)), -1);
+    void tier.set('k', entry('small'));
+    void tier.set('k', entry('z'.repeat(500)));
     assert.equal(tier.getSync!('k'), undefined, 'the old value must not be served in place of the new one');
-    void tier.set('other', entry('fits'), -1);
+    void tier.set('other', entry('fits'));
     assert.equal(tier.getSync!('other')?.value, 'fits');
   });
 
   it(`keeps ${DEFAULT_MAX_ENTRIES} entries when no bound is given`, () => {
     const { tier } = attached(memoryTier());
-    for (let i = 0; i < DEFAULT_MAX_ENTRIES + 50; i++) void tier.set(`k${i}`, entry(i), -1);
+    for (let i = 0; i < DEFAULT_MAX_ENTRIES + 50; i++) void tier.set(`k${i}`, entry(i));
     assert.equal(tier.size!(), DEFAULT_MAX_ENTRIES);
   });
 
   it(`bounds only the bytes when only maxBytes is given, not the entries to ${DEFAULT_MAX_ENTRIES}`, () => {
     const { tier } = attached(memoryTier({ maxBytes: 1024 * 1024 }));
-    for (let i = 0; i < DEFAULT_MAX_ENTRIES + 50; i++) void tier.set(`k${i}`, entry(i), -1);
+    for (let i = 0; i < DEFAULT_MAX_ENTRIES + 50; i++) void tier.set(`k${i}`, entry(i));
     assert.equal(tier.size!(), DEFAULT_MAX_ENTRIES + 50);
   });
 
   it('applies both bounds when both are given', () => {
     const { tier } = attached(memoryTier({ maxEntries: 3, maxBytes: 10_000 }));
-    for (let i = 0; i < 10; i++) void tier.set(`k${i}`, entry(i), -1);
+    for (let i = 0; i < 10; i++) void tier.set(`k${i}`, entry(i));
     assert.equal(tier.size!(), 3);
     const bytes = attached(memoryTier({ maxEntries: 1_000, maxBytes: 250 })).tier;
-    for (let i = 0; i < 10; i++) void bytes.set(`k${i}`, entry('y'.repeat(100)), -1);
+    for (let i = 0; i < 10; i++) void bytes.set(`k${i}`, entry('y'.repeat(100)));
     assert.equal(bytes.size!(), 2);
   });
 
@@ -112,7 +112,7 @@ describe('memoryTier bounds', () => {
 describe('memoryTier expiry', () => {
   it('never returns an entry at or past its staleUntil', () => {
     const { tier, clock } = attached(memoryTier());
-    void tier.set('k', makeEntry('v', T0, 10, 100, 0), -1);
+    void tier.set('k', makeEntry('v', T0, 10, 100, 0));
     clock.set(T0 + 99);
     assert.equal(tier.getSync!('k')?.value, 'v');
     assert.equal((tier.get('k') as CacheEntry | undefined)?.value, 'v');
@@ -136,7 +136,7 @@ describe('memoryTier hit path', () => {
   it('returns the very object it holds: no copy, no promise', () => {
     const { tier } = attached(memoryTier());
     const stored = entry({ big: [1, 2, 3] });
-    void tier.set('k', stored, -1);
+    void tier.set('k', stored);
     const first = tier.getSync!('k');
     assert.equal(first, stored);
     assert.equal(tier.getSync!('k'), first);
@@ -159,7 +159,7 @@ describe('memoryTier hit path', () => {
 
   it('set, delete and clear answer synchronously (no promise to await)', () => {
     const { tier } = attached(memoryTier());
-    assert.equal(tier.set('k', entry(1), -1), undefined);
+    assert.equal(tier.set('k', entry(1)), undefined);
     assert.equal(tier.delete('k'), undefined);
     assert.equal(tier.clear(''), undefined);
   });

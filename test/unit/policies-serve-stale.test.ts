@@ -245,6 +245,7 @@ describe('serveStale()', () => {
     let now = 0;
     const counted: string[] = [];
     const refreshes: string[] = [];
+    const watched: Array<Promise<unknown>> = [];
     const host = {
       now: () => now,
       random: () => 0.5,
@@ -252,10 +253,11 @@ describe('serveStale()', () => {
       tryLease: () => Promise.resolve(undefined),
       releaseLease: () => Promise.resolve(),
       leaseHolder: () => Promise.resolve(undefined),
+      closed: false,
       readShared: () => Promise.resolve(undefined),
-      waitForEntry: () => Promise.resolve(undefined),
-      refreshInBackground: (_call: unknown, source: string) => { refreshes.push(source); },
-      watchBackground: () => {},
+      awaitNews: () => Promise.resolve(),
+      // Every background refresh is handed to the host to watch, under its source.
+      watchBackground: (_call: unknown, source: string, work: Promise<unknown>) => { refreshes.push(source); watched.push(work); },
       count: (counter: string) => { counted.push(counter); },
       emit: () => {},
       sleep: () => Promise.resolve(),
@@ -266,6 +268,9 @@ describe('serveStale()', () => {
     const next = (): Promise<unknown> => Promise.resolve('computed');
     now = TTL;
     assert.equal(await stage.handle(call(), next), 'old', 'stale at age == ttl');
+    // One refresh per key at a time: let the first settle (nobody got the lease) before the next.
+    await Promise.all(watched);
+    await new Promise((resolve) => setImmediate(resolve));
     now = MAX_AGE - 1;
     assert.equal(await stage.handle(call(), next), 'old', 'stale at maxAge - 1');
     now = MAX_AGE;

@@ -24,6 +24,8 @@ after(() => dirs.forEach((d) => d.cleanup()));
 function negativeCache(ms: number): Policy {
   return {
     name: 'negative-cache',
+    counters: ['failuresServed'],
+    events: ['failure-served'],
     check({ policies, index }) {
       if (policies.slice(0, index).some((p) => p.name === 'serveStale')) {
         throw new HerdcacheError('E_USER_POLICY', 'negative-cache must wrap serveStale, not sit inside it');
@@ -35,7 +37,8 @@ function negativeCache(ms: number): Policy {
         async handle(call: ComputeCall, next: Next) {
           const failed = failures.get(call.storageKey);
           if (failed !== undefined && host.now() - failed.at < ms) {
-            host.count('coalesced'); // any counter a policy finds useful
+            host.count('failuresServed');
+            host.emit('failure-served', { key: call.key });
             throw failed.error;
           }
           try {
@@ -98,7 +101,10 @@ describe('a user-written policy through the public contract', () => {
     const dir = tempDir('policies-user');
     dirs.push(dir);
     const cache = createCache({ ttl: 1_000, clock, lmdb: { path: dir.path }, policies: [negativeCache(500), barrier()] });
+    const served: unknown[] = [];
+    cache.on('policy', (event) => served.push(event));
     try {
+      assert.deepEqual(cache.stats().policies, { 'negative-cache': { failuresServed: 0 } }, 'declared counters start at 0');
       let runs = 0;
       const boom = new Error('backend down');
       const failing = (): never => { runs++; throw boom; };
@@ -107,7 +113,8 @@ describe('a user-written policy through the public contract', () => {
       await assert.rejects(cache.compute('k', failing), (err) => err === boom);
       await assert.rejects(cache.compute('k', () => 'ok'), (err) => err === boom, 'even a working compute is not tried yet');
       assert.equal(runs, 1);
-      assert.equal(cache.stats().coalesced, 2);
+      assert.deepEqual(cache.stats().policies, { 'negative-cache': { failuresServed: 2 } });
+      assert.deepEqual(served, [{ policy: 'negative-cache', name: 'failure-served', key: 'k' }, { policy: 'negative-cache', name: 'failure-served', key: 'k' }]);
       clock.advance(1);
       assert.equal(await cache.compute('k', () => { runs++; return 'ok'; }), 'ok');
       assert.equal(runs, 2);

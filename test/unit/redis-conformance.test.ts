@@ -1,7 +1,7 @@
 // The Redis tier runs the same conformance suite as every other tier, against a real redis-server.
 import { after, before, describe } from 'node:test';
 import { redisTier } from '../../src/tiers/redis.js';
-import { runTierConformance } from '../conformance/tier-conformance.js';
+import { runTierConformance } from '../../src/testing/tier-conformance.js';
 import { redisSkip, startRedisServer, type RedisServer } from '../helpers/redis-server.js';
 
 describe('redisTier conformance on a real redis-server', { skip: redisSkip() }, () => {

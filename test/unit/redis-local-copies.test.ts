@@ -52,7 +52,7 @@ describe('local copies after an invalidation from Redis', { skip: redisSkip() },
       other.attach({ clock: Date.now, report: () => {} });
       try {
         await Promise.all([redis.ready(), other.ready()]);
-        await other.set('0::k', makeEntry('old', Date.now(), 60_000, 60_000, 0), -1);
+        await other.set('0::k', makeEntry('old', Date.now(), 60_000, 60_000, 0));
         assert.equal(await cache.get('k'), 'old');
         // Read until the copy into LMDB stays (the news of the set of 'old' may drop the first one).
         for (let i = 0; i < 400 && (await storedValue(dir.path, 'k')) !== 'old'; i++) {
@@ -61,7 +61,7 @@ describe('local copies after an invalidation from Redis', { skip: redisSkip() },
         }
         assert.equal(await storedValue(dir.path, 'k'), 'old', 'the promotion into LMDB has committed');
         readsInWindow.length = 0; // reads after the change of 'old' itself are not the point
-        await other.set('0::k', makeEntry('new', Date.now(), 60_000, 60_000, 0), -1);
+        await other.set('0::k', makeEntry('new', Date.now(), 60_000, 60_000, 0));
         const deadline = Date.now() + 2_000;
         while (readsInWindow.length === 0 && Date.now() < deadline) await delay(5);
         assert.equal(readsInWindow.length, 1, 'the change arrived');

@@ -57,7 +57,7 @@ describe('redisTier misuse', () => {
         await assert.rejects(tier.ready(timeout), (error: unknown) => error instanceof InvalidOptionError && error.option === 'redisTier.ready(timeout)');
       }
       const long = 'k'.repeat(REDIS_MAX_KEY_BYTES + 1);
-      await assert.rejects(tier.set(long, entry(1, Date.now()), -1), (error: unknown) => {
+      await assert.rejects(tier.set(long, entry(1, Date.now())), (error: unknown) => {
         assert.ok(error instanceof InvalidKeyError);
         assert.equal(error.message, `the storage key is ${REDIS_MAX_KEY_BYTES + 1} bytes long, over the Redis tier's limit of ${REDIS_MAX_KEY_BYTES} bytes: hash long keys`);
         assert.equal(error.key, 'k'.repeat(64), 'the key is shown shortened');
@@ -136,7 +136,7 @@ describe('redisTier details on a real redis-server', { skip: redisSkip(), timeou
   it('a refusal by Redis itself fails the write without a repair and without touching the breaker', async () => {
     const { tier, reports, prefix } = await attached();
     await raw.set(`${prefix}seq`, 'not a number'); // INCR in the write script fails
-    const error = await storageError(tier.set('0::k', entry('v', Date.now()), -1), /^redis: set failed: .*not an integer/, '0::k');
+    const error = await storageError(tier.set('0::k', entry('v', Date.now())), /^redis: set failed: .*not an integer/, '0::k');
     assert.deepEqual(tier.status(), { connected: true, subscribed: true, repairsPending: 0, circuit: 'closed', failures: 0 }, 'Redis changed nothing: nothing to repair');
     assert.deepEqual(reports, [{ type: 'error', operation: 'set', error }]);
     await raw.set(`${prefix}e:0::w`, 'a string, not a hash');
@@ -159,7 +159,7 @@ describe('redisTier details on a real redis-server', { skip: redisSkip(), timeou
   it('judges expiry with the cache clock, to the millisecond, and stores an entry already past its grand timeout as a delete', async () => {
     const clock = manualClock(1_000_000);
     const { tier, prefix } = await attached({ clock });
-    const stored = await tier.set('0::k', makeEntry('v', clock(), 1_000, 5_000, 0), -1);
+    const stored = await tier.set('0::k', makeEntry('v', clock(), 1_000, 5_000, 0));
     assert.equal(stored.applied, true);
     const read = await tier.read('0::k');
     assert.deepEqual(read, { entry: { value: 'v', storedAt: 1_000_000, freshUntil: 1_001_000, staleUntil: 1_005_000, delta: 0 }, observed: stored.version, version: stored.version });
@@ -167,7 +167,7 @@ describe('redisTier details on a real redis-server', { skip: redisSkip(), timeou
     assert.equal((await tier.get('0::k'))?.value, 'v', 'one millisecond before the grand timeout');
     clock.advance(1);
     assert.deepEqual(await tier.read('0::k'), { entry: undefined, observed: stored.version }, 'at the grand timeout: a miss, with no version');
-    const late = await tier.set('0::k', makeEntry('late', clock() - 10_000, 1_000, 5_000, 0), -1);
+    const late = await tier.set('0::k', makeEntry('late', clock() - 10_000, 1_000, 5_000, 0));
     assert.equal(late.applied, true);
     assert.ok(late.version! > stored.version!, 'the delete took the next version');
     assert.equal(await raw.exists(`${prefix}e:0::k`), 0, 'nothing past its grand timeout is stored');
@@ -176,13 +176,13 @@ describe('redisTier details on a real redis-server', { skip: redisSkip(), timeou
 
   it('each change on the stream carries the site of the machine tier below, or an empty one', async () => {
     const withSite = await attached({ site: 'machine-7' });
-    await withSite.tier.set('0::k', entry('v', Date.now()), -1);
+    await withSite.tier.set('0::k', entry('v', Date.now()));
     await withSite.tier.delete('0::k');
     await withSite.tier.clear('0::');
     const sites = (await raw.xrange(`${withSite.prefix}x`, '-', '+')).map(([, fields]) => fields[fields.indexOf('s') + 1]);
     assert.deepEqual(sites, ['machine-7', 'machine-7', 'machine-7']);
     const without = await attached();
-    await without.tier.set('0::k', entry('v', Date.now()), -1);
+    await without.tier.set('0::k', entry('v', Date.now()));
     const [record] = await raw.xrange(`${without.prefix}x`, '-', '+');
     assert.equal(record![1][record![1].indexOf('s') + 1], '');
   });
@@ -211,7 +211,7 @@ describe('redisTier details on a real redis-server', { skip: redisSkip(), timeou
     b.tier.onInvalidation(() => {
       throw new Error('listener failed');
     });
-    await a.tier.set('0::k', entry('v', Date.now()), -1);
+    await a.tier.set('0::k', entry('v', Date.now()));
     while (!b.reports.some((r) => r.type === 'error' && r.operation === 'invalidate') && Date.now() < deadline + 5_000) await new Promise((resolve) => setTimeout(resolve, 5));
     const report = b.reports.find((r) => r.type === 'error' && r.operation === 'invalidate');
     assert.equal(report?.type === 'error' && (report.error as Error).message, 'listener failed');

@@ -60,7 +60,7 @@ describe('redisTier options', () => {
       const second = await settleTime(() => tier.leases.acquire('k', 't', 1_000));
       assert.ok(second.error instanceof StorageError);
       assert.match((second.error as Error).message, /not connected/);
-      await assert.rejects(tier.set('k', makeEntry(1, Date.now(), 1_000, 1_000, 0), -1), StorageError);
+      await assert.rejects(tier.set('k', makeEntry(1, Date.now(), 1_000, 1_000, 0)), StorageError);
       assert.deepEqual(tier.status(), { connected: false, subscribed: false, repairsPending: 1, circuit: 'closed', failures: 0 }, 'the failed write waits for its repair');
       assert.deepEqual(reports.map((r) => r.type === 'error' && r.operation), ['set'], 'the failed write is reported, reads are left to the engine');
       await assert.rejects(tier.ready(200), (error: unknown) => {
@@ -112,7 +112,7 @@ describe('redisTier on a real redis-server', { skip: redisSkip() }, () => {
     tier.attach({ clock: Date.now, report: () => {} });
     try {
       await tier.ready();
-      await tier.set('0::k', makeEntry('v', Date.now(), 1_000, 1_000, 0), -1);
+      await tier.set('0::k', makeEntry('v', Date.now(), 1_000, 1_000, 0));
       assert.equal((await tier.get('0::k'))?.value, 'v');
     } finally {
       await tier.close();
@@ -124,7 +124,7 @@ describe('redisTier on a real redis-server', { skip: redisSkip() }, () => {
   it('stores the entry record with a Redis TTL ending at its grand timeout', async () => {
     const clock = manualClock(5_000_000);
     const { tier } = await attached({ prefix: 'ttl:', clock });
-    await tier.set('0::page', makeEntry('html', clock(), 1_000, 30_000, 12), -1);
+    await tier.set('0::page', makeEntry('html', clock(), 1_000, 30_000, 12));
     const pttl = await raw.pttl('ttl:e:0::page');
     assert.ok(pttl > 29_000 && pttl <= 30_000, `PTTL ${pttl}`);
     assert.deepEqual(await tier.get('0::page'), { value: 'html', storedAt: 5_000_000, freshUntil: 5_001_000, staleUntil: 5_030_000, delta: 12 });
@@ -142,7 +142,7 @@ describe('redisTier on a real redis-server', { skip: redisSkip() }, () => {
 
   it('appends the changed key, its origin and its version to the change stream, never the value', async () => {
     const { tier } = await attached({ prefix: 'bus:' });
-    const set = await tier.set('0::secret', makeEntry('top secret value', Date.now(), 1_000, 1_000, 0), -1);
+    const set = await tier.set('0::secret', makeEntry('top secret value', Date.now(), 1_000, 1_000, 0));
     const deleted = await tier.delete('0::secret');
     const cleared = await tier.clear('0::');
     const records = (await raw.xrange('bus:x', '-', '+')).map(([, fields]) => {
@@ -163,7 +163,7 @@ describe('redisTier on a real redis-server', { skip: redisSkip() }, () => {
   it("delivers another tier's set, delete and clear to this tier's listener, never its own", async () => {
     const a = await attached({ prefix: 'pair:' });
     const b = await attached({ prefix: 'pair:' });
-    await a.tier.set('0::k', makeEntry('v', Date.now(), 1_000, 1_000, 0), -1);
+    await a.tier.set('0::k', makeEntry('v', Date.now(), 1_000, 1_000, 0));
     await a.tier.delete('0::k');
     await a.tier.clear('0::');
     await eventually('b heard three changes', () => b.changes.length === 3);
@@ -171,7 +171,7 @@ describe('redisTier on a real redis-server', { skip: redisSkip() }, () => {
     assert.ok(b.changes.every((c) => typeof c.version === 'number'), 'each change carries its version');
     // a hears b's later change only after its own three passed on the channel and the stream:
     // had it taken its own, they would be there before this one.
-    await b.tier.set('0::later', makeEntry('v', Date.now(), 1_000, 1_000, 0), -1);
+    await b.tier.set('0::later', makeEntry('v', Date.now(), 1_000, 1_000, 0));
     await eventually('a heard the later change of b', () => a.changes.length > 0);
     assert.deepEqual(a.changes.map((c) => ('key' in c ? c.key : c.prefix)), ['0::later'], 'a heard only the change of b, none of its own');
   });
@@ -183,8 +183,8 @@ describe('redisTier on a real redis-server', { skip: redisSkip() }, () => {
     const pipeline = raw.pipeline();
     for (let i = 0; i < 1_200; i++) pipeline.set(`many:e:1:a:${i}`, 'x', 'PX', 60_000);
     await pipeline.exec();
-    await tier.set('1:a', makeEntry('kept', now, 60_000, 60_000, 0), -1);
-    await tier.set('1:*', makeEntry('glob', now, 60_000, 60_000, 0), -1);
+    await tier.set('1:a', makeEntry('kept', now, 60_000, 60_000, 0));
+    await tier.set('1:*', makeEntry('glob', now, 60_000, 60_000, 0));
     await tier.clear('1:a:');
     assert.deepEqual((await raw.keys('many:e:*')).sort(), ['many:e:1:*', 'many:e:1:a']);
     await tier.clear('1:*');
@@ -193,10 +193,10 @@ describe('redisTier on a real redis-server', { skip: redisSkip() }, () => {
 
   it('reads again when its own write of the key overlaps the read, so an older reply is never returned', async () => {
     const { tier } = await attached({ prefix: 'race:' });
-    await tier.set('0::k', makeEntry('old', Date.now(), 60_000, 60_000, 0), -1);
+    await tier.set('0::k', makeEntry('old', Date.now(), 60_000, 60_000, 0));
     // The GET goes out before the SET on the same connection, so Redis answers it with 'old'.
     const read = tier.get('0::k');
-    const write = tier.set('0::k', makeEntry('new', Date.now(), 60_000, 60_000, 0), -1);
+    const write = tier.set('0::k', makeEntry('new', Date.now(), 60_000, 60_000, 0));
     assert.equal((await read)?.value, 'new');
     await write;
   });
@@ -241,7 +241,7 @@ describe('redisTier on a real redis-server', { skip: redisSkip() }, () => {
   describe('when Redis fails', () => {
     it('a frozen Redis: every call settles within the command timeout, the circuit opens, then closes once Redis answers', async () => {
       const { tier } = await attached({ prefix: 'frozen:', commandTimeout: 100, breaker: { failures: 3, cooldown: 300 } });
-      await tier.set('0::k', makeEntry('v', Date.now(), 60_000, 60_000, 0), -1);
+      await tier.set('0::k', makeEntry('v', Date.now(), 60_000, 60_000, 0));
       server.freeze();
       try {
         for (let i = 0; i < 3; i++) {
@@ -276,7 +276,7 @@ describe('redisTier on a real redis-server', { skip: redisSkip() }, () => {
 
     it('after a restart it reconnects by itself, reports the outage, and drops every local copy once subscribed again', async () => {
       const { tier, reports, changes } = await attached({ prefix: 'restart:' });
-      await tier.set('0::k', makeEntry('v', Date.now(), 60_000, 60_000, 0), -1);
+      await tier.set('0::k', makeEntry('v', Date.now(), 60_000, 60_000, 0));
       await server.kill();
       await eventually('disconnected', () => !tier.status().connected);
       await assert.rejects(tier.get('0::k'), StorageError);
@@ -284,7 +284,7 @@ describe('redisTier on a real redis-server', { skip: redisSkip() }, () => {
       await server.restart();
       await tier.ready(5_000);
       assert.deepEqual(changes, [{ prefix: '' }], 'messages missed while away: every local copy is dropped');
-      await tier.set('0::after', makeEntry('back', Date.now(), 60_000, 60_000, 0), -1);
+      await tier.set('0::after', makeEntry('back', Date.now(), 60_000, 60_000, 0));
       assert.equal((await tier.get('0::after'))?.value, 'back');
     });
   });
