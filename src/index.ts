@@ -3,8 +3,8 @@ import { Cache } from './core/cache.js';
 import { InvalidOptionError } from './core/errors.js';
 import { optionsObject, type EngineOptions } from './core/options.js';
 import type { Tier } from './core/tier.js';
-import { lmdbTier, type LmdbTierOptions } from './tiers/lmdb.js';
-import { memoryTier, type MemoryTierOptions } from './tiers/memory.js';
+import { lmdbTier, type LmdbTierOptions } from './tiers/lmdb/tier.js';
+import { memoryTier, type MemoryTierOptions } from './tiers/memory/tier.js';
 
 /**
  * Options of {@link createCache}. Everything is optional: `createCache()` gives a memory tier
@@ -67,8 +67,8 @@ export { DEFAULT_TTL, type EngineOptions } from './core/options.js';
 export type { ComputeCall, ComputeContext, ComputeFn, Next, PipelineShape, Policy, PolicyEventDetail, PolicyHost, PolicyTraits, Stage } from './core/policy.js';
 export type { CacheStats, Counter } from './core/stats.js';
 export type { Invalidation, Lease, LeaseGrant, LeaseStore, MaybePromise, ProcessTier, SharedTier, Tier, TierBase, TierHost, TierReport, TierScope } from './core/tier.js';
-export { memoryTier, DEFAULT_MAX_ENTRIES, type MemoryTierOptions } from './tiers/memory.js';
-export { lmdbTier, defaultLmdbPath, LMDB_DEFAULTS, LMDB_MAX_KEY_BYTES, type LmdbTierOptions } from './tiers/lmdb.js';
+export { memoryTier, DEFAULT_MAX_ENTRIES, type MemoryTierOptions } from './tiers/memory/tier.js';
+export { lmdbTier, defaultLmdbPath, LMDB_DEFAULTS, LMDB_MAX_KEY_BYTES, type LmdbTierOptions } from './tiers/lmdb/tier.js';
 export { ttl } from './policies/ttl.js';
 export { coalesce } from './policies/coalesce.js';
 export { barrier, type BarrierOptions } from './policies/barrier.js';
@@ -76,4 +76,4 @@ export { xfetch, shouldRecomputeEarly, type XFetchOptions } from './policies/xfe
 export { serveStale, type ServeStaleOptions } from './policies/serve-stale.js';
 export { timeouts, type TimeoutOptions } from './policies/timeouts.js';
 export { giveLease, holdsLease, KeyLocks, POLL_DEFAULTS, refreshInBackground, takeLease, waitForValue, type PollOptions, type RefreshOptions } from './policies/kit/index.js';
-export { redisTier, REDIS_DEFAULTS, REDIS_MAX_KEY_BYTES, type CircuitState, type RedisLeaseStore, type RedisTier, type RedisTierOptions, type RedisTierStatus } from './tiers/redis.js';
+export { redisTier, REDIS_DEFAULTS, REDIS_MAX_KEY_BYTES, type CircuitState, type RedisLeaseStore, type RedisTier, type RedisTierOptions, type RedisTierStatus } from './tiers/redis/tier.js';

@@ -61,7 +61,7 @@ it('npm pack, install in an empty folder, import from plain Node ESM', { timeout
   const [info] = JSON.parse(pack.stdout.slice(pack.stdout.indexOf('['))) as Array<{ filename: string; files: Array<{ path: string }> }>;
   assert.ok(info !== undefined);
   const files = info.files.map((f) => f.path);
-  for (const needed of ['package.json', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/tiers/lmdb.js', 'dist/src/core/cache.d.ts']) {
+  for (const needed of ['package.json', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/tiers/lmdb/tier.js', 'dist/src/core/cache.d.ts']) {
     assert.ok(files.includes(needed), `${needed} missing from the tarball`);
   }
   assert.ok(!files.some((f) => f.startsWith('dist/test/') || f.startsWith('src/') || f.startsWith('test/')), 'tests and sources stay out of the tarball');

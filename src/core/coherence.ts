@@ -29,7 +29,7 @@
  * Bounds. A tombstone is kept for TOMBSTONE_RETENTION; a compute that ran longer than that is not
  * stored (its tombstones may be gone), so the rule holds whatever its duration. Across processes
  * of a machine a change reaches the other memory tiers with the LMDB change log (see lmdbTier's
- * `syncInterval`); across machines with the Redis change stream (see `src/tiers/redis.ts`).
+ * `syncInterval`); across machines with the Redis change stream (see `src/tiers/redis/tier.ts`).
  * What is stored is right without either: they only bound how long a memory copy may outlive a
  * change made elsewhere.
  */

@@ -77,6 +77,26 @@ export class PolicyConflictError extends HerdcacheError {
 }
 
 /**
+ * A policy broke the pipeline's contract while running: one of its stages called `next()` a
+ * second time for one call. The call's first `next()` still answers; the second rejects.
+ *
+ * @example
+ * ```ts
+ * const twice: Policy = { name: 'twice', create: () => ({ async handle(_c, next) { await next(); return next(); } }) };
+ * await cache.compute('k', fn, { policies: [twice] }); // rejects with PolicyContractError
+ * ```
+ */
+export class PolicyContractError extends HerdcacheError {
+  static readonly code = 'E_POLICY_CONTRACT';
+  /** The policy that broke the contract. */
+  readonly policy: string;
+  constructor(policy: string, message: string) {
+    super(PolicyContractError.code, `policy "${policy}" ${message}`);
+    this.policy = policy;
+  }
+}
+
+/**
  * A value that cannot be stored without being changed (a function, a class instance, a cycle,
  * `-0`, a sparse array, an own `__proto__` key, ...). The message names the path inside the value.
  *
@@ -212,6 +232,7 @@ export const errors = {
   InvalidKeyError,
   InvalidOptionError,
   PolicyConflictError,
+  PolicyContractError,
   NotSerializableError,
   CacheClosedError,
   ColdCacheError,

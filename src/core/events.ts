@@ -18,7 +18,7 @@ export interface CacheEvents {
   'lease-takeover': { readonly key: string };
   /** A stored record could not be decoded; it was read as a miss. */
   'corrupt-entry': { readonly key: string; readonly tier: string };
-  /** A damaged storage file was moved aside and replaced by a fresh one (see src/tiers/lmdb-probe.ts). */
+  /** A damaged storage file was moved aside and replaced by a fresh one (see src/tiers/lmdb/probe.ts). */
   'corrupt-file': { readonly tier: string; readonly path: string; readonly reason: string; readonly quarantinedTo: string };
   /** A tier failed (commit, read, server). */
   'tier-error': { readonly tier: string; readonly operation: string; readonly error: unknown };

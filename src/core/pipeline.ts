@@ -1,6 +1,6 @@
 import { types } from 'node:util';
 import { isFresh } from './entry.js';
-import { HerdcacheError, InvalidOptionError, PolicyConflictError } from './errors.js';
+import { HerdcacheError, InvalidOptionError, PolicyConflictError, PolicyContractError } from './errors.js';
 import { isBuiltInEvent } from './events.js';
 import type { PolicyHosts } from './host.js';
 import type { ComputeCall, Policy, PolicyTraits, Stage } from './policy.js';
@@ -87,7 +87,7 @@ export function composePipeline(
       if (stage === undefined) return terminal(call);
       let called = false;
       return stage.handle(call, () => {
-        if (called) return Promise.reject(new Error(`policy "${policies[i]?.name}" called next() twice`));
+        if (called) return Promise.reject(new PolicyContractError(policies[i]?.name ?? '', 'called next() twice for one call: call it at most once'));
         called = true;
         return dispatch(i + 1);
       });

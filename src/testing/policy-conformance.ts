@@ -8,7 +8,7 @@ import { Cache } from '../core/cache.js';
 import { HerdcacheError } from '../core/errors.js';
 import type { ComputeCall, Policy, PolicyHost } from '../core/policy.js';
 import type { Tier } from '../core/tier.js';
-import { memoryTier } from '../tiers/memory.js';
+import { memoryTier } from '../tiers/memory/tier.js';
 import { manualClock, type ManualClock } from './clock.js';
 
 /**

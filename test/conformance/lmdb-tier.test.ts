@@ -1,4 +1,4 @@
-import { lmdbTier } from '../../src/tiers/lmdb.js';
+import { lmdbTier } from '../../src/tiers/lmdb/tier.js';
 import { tempDir } from '../helpers/tmp.js';
 import { runTierConformance } from '../../src/testing/tier-conformance.js';
 

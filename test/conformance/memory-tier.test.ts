@@ -1,4 +1,4 @@
-import { memoryTier } from '../../src/tiers/memory.js';
+import { memoryTier } from '../../src/tiers/memory/tier.js';
 import { runTierConformance } from '../../src/testing/tier-conformance.js';
 
 runTierConformance('memoryTier (entries bound)', () => ({ tier: memoryTier({ maxEntries: 1_000 }) }));

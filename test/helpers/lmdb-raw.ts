@@ -1,6 +1,6 @@
 // Writes into an LMDB file behind the cache's back, as a damaged file or a foreign writer would.
 import { open } from 'lmdb';
-import { acquireEnvironment, releaseEnvironment } from '../../src/tiers/lmdb-env.js';
+import { acquireEnvironment, releaseEnvironment } from '../../src/tiers/lmdb/env.js';
 
 /**
  * Writes raw bytes under a storage key (or removes it), bypassing the cache's encoder; then renews

@@ -11,14 +11,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it } from 'node:test';
 import { open } from 'lmdb';
 import { createCache } from '../../src/index.js';
-import { openEntries } from '../../src/tiers/lmdb-seal.js';
+import { openEntries } from '../../src/tiers/lmdb/seal.js';
 import { startEngineWorker, type EngineWorker } from '../fixtures/engine-worker.js';
 import { startFaultWorker, type FaultWorker, type WorkerError } from '../fixtures/fault-worker.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const PAYLOAD_BYTES = 64 * 1024;
 
-/** What the file holds, read with lmdb directly (the databases named in src/tiers/lmdb-env.ts). */
+/** What the file holds, read with lmdb directly (the databases named in src/tiers/lmdb/env.ts). */
 interface FileContents {
   /** storage key -> storedAt of the decoded entry record (or 'corrupt'). */
   readonly entries: Map<string, number | 'corrupt'>;

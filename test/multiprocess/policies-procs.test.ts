@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { acquireEnvironment, releaseEnvironment } from '../../src/tiers/lmdb-env.js';
+import { acquireEnvironment, releaseEnvironment } from '../../src/tiers/lmdb/env.js';
 import { linesOf, startProcWorker, type ComputeSpec, type PolicySpec, type ProcConfig, type ProcWorker } from '../fixtures/proc-worker.js';
 import { until } from '../fixtures/policy-support.js';
 import { tempDir } from '../helpers/tmp.js';

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { CacheStats } from '../../src/index.js';
-import type { RedisTierStatus } from '../../src/tiers/redis.js';
+import type { RedisTierStatus } from '../../src/tiers/redis/tier.js';
 import { Machine, MachineError } from '../fixtures/redis-machine-driver.js';
 import { redisSkip, startRedisServer, type RedisServer } from '../helpers/redis-server.js';
 

@@ -152,7 +152,7 @@ describe('Redis outages end to end', { skip: redisSkip() }, () => {
     assert.equal(await cache.get('from-other'), 'o');
   });
 
-  // A set that failed on Redis queues a repair of its key (src/tiers/redis-repairs.ts); a later
+  // A set that failed on Redis queues a repair of its key (src/tiers/redis/repairs.ts); a later
   // set of the key that succeeds settles it before the repairs it starts take their list, and
   // each repair looks again just before it is sent.
   it('a set that succeeds once Redis is back is not deleted by the repair of an earlier failed set of the same key', async (t) => {

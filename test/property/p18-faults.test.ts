@@ -13,7 +13,7 @@ import { propertyParams } from '../helpers/fc.js';
 import { tempDir } from '../helpers/tmp.js';
 import { cacheFor, TIER_CONFIGS, tiersFor } from './configs.js';
 import { modelValue } from './model.js';
-import { seal } from '../../src/tiers/lmdb-seal.js';
+import { seal } from '../../src/tiers/lmdb/seal.js';
 
 function show(value: unknown): string {
   return inspect(value, { depth: 4, breakLength: Infinity });

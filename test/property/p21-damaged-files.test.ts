@@ -5,7 +5,7 @@
 // real process through createCache, which must live: every read is the right value or a miss,
 // writes work, the process ends normally, with no unhandled rejection and nothing on stderr but
 // LMDB's own C-level `Write error: ...` lines, which no JavaScript can intercept. Before the probe
-// (src/tiers/lmdb-probe.ts), several of these damages killed the process opening the file
+// (src/tiers/lmdb/probe.ts), several of these damages killed the process opening the file
 // (SIGSEGV at open, SIGBUS on reads) or failed createCache with raw errors. One example of every
 // kind, including each case the earlier table of damages had, runs on every `npm test`.
 import assert from 'node:assert/strict';

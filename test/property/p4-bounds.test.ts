@@ -223,7 +223,7 @@ describe('P4 bounds', () => {
     seen.check(t, { [OVER]: 1 });
   });
 
-  // One sweep must do: sweepEnvironment (src/tiers/lmdb-sweep.ts) goes on evicting the oldest
+  // One sweep must do: sweepEnvironment (src/tiers/lmdb/sweep.ts) goes on evicting the oldest
   // entries while the pages in use are over the bound, however few pages each eviction frees
   // (half-empty leaf pages, small old entries before large new ones).
   it('P4 L2: a single sweep brings the LMDB entries and their index under maxBytes', async (t) => {

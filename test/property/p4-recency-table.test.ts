@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { RecencyTable } from '../../src/tiers/recency-table.js';
+import { RecencyTable } from '../../src/tiers/memory/recency-table.js';
 import { propertyParams } from '../helpers/fc.js';
 
 type Step =

@@ -17,7 +17,7 @@ import { describe, it } from 'node:test';
 import { inspect } from 'node:util';
 import fc from 'fast-check';
 import { barrier, createCache, lmdbTier, memoryTier, serveStale, xfetch, type Cache, type Policy } from '../../src/index.js';
-import { acquireEnvironment, releaseEnvironment, type LmdbEnvironment } from '../../src/tiers/lmdb-env.js';
+import { acquireEnvironment, releaseEnvironment, type LmdbEnvironment } from '../../src/tiers/lmdb/env.js';
 import { manualClock, scriptedRandom, type ManualClock } from '../helpers/clock.js';
 import { coverage, propertyParams } from '../helpers/fc.js';
 import { tempDir } from '../helpers/tmp.js';

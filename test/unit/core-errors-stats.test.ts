@@ -17,7 +17,7 @@ import {
   InvalidOptionError,
   LeaseWaitTimeoutError,
   NotSerializableError,
-  PolicyConflictError,
+  PolicyConflictError, PolicyContractError,
   StorageError,
 } from '../../src/core/errors.js';
 import { CacheEventEmitter, DIAGNOSTICS_CHANNEL } from '../../src/core/events.js';
@@ -29,6 +29,7 @@ describe('error codes and messages', () => {
       [new InvalidKeyError('m'), InvalidKeyError, 'E_INVALID_KEY'],
       [new InvalidOptionError('ttl', 'm'), InvalidOptionError, 'E_INVALID_OPTION'],
       [new PolicyConflictError('a', 'b', 'm'), PolicyConflictError, 'E_POLICY_CONFLICT'],
+      [new PolicyContractError('p', 'm'), PolicyContractError, 'E_POLICY_CONTRACT'],
       [new NotSerializableError('', 'm'), NotSerializableError, 'E_NOT_SERIALIZABLE'],
       [new CacheClosedError(), CacheClosedError, 'E_CACHE_CLOSED'],
       [new ColdCacheError('k'), ColdCacheError, 'E_COLD_CACHE'],
@@ -47,7 +48,7 @@ describe('error codes and messages', () => {
 
   it('are all exported together under their own names', () => {
     assert.deepEqual(Object.keys(errors), [
-      'HerdcacheError', 'InvalidKeyError', 'InvalidOptionError', 'PolicyConflictError', 'NotSerializableError', 'CacheClosedError',
+      'HerdcacheError', 'InvalidKeyError', 'InvalidOptionError', 'PolicyConflictError', 'PolicyContractError', 'NotSerializableError', 'CacheClosedError',
       'ColdCacheError', 'HardTimeoutError', 'LeaseWaitTimeoutError', 'StorageError', 'AbortedError',
     ]);
     for (const [name, cls] of Object.entries(errors)) assert.equal(cls.name, name);

@@ -7,7 +7,7 @@ import { InvalidKeyError, InvalidOptionError } from '../../src/core/errors.js';
 import { assertKey, canonicalArgs, namespaceOf, namespacePrefix } from '../../src/core/keys.js';
 import { assertCallOptions, assertDuration, DEFAULT_TTL, describe, MAX_TIMER_MS, optionsObject, resolveEngineOptions } from '../../src/core/options.js';
 import type { Tier } from '../../src/core/tier.js';
-import { memoryTier } from '../../src/tiers/memory.js';
+import { memoryTier } from '../../src/tiers/memory/tier.js';
 
 /** Asserts `run` throws InvalidOptionError for `option` with exactly `message` after the option name. */
 function refusedOption(run: () => unknown, option: string, message: string): void {

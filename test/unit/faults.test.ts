@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { barrier, coalesce, createCache, errors, timeouts, type Cache, type ComputeContext, type Policy } from '../../src/index.js';
-import { acquireEnvironment, releaseEnvironment } from '../../src/tiers/lmdb-env.js';
+import { acquireEnvironment, releaseEnvironment } from '../../src/tiers/lmdb/env.js';
 import { manualClock, type ManualClock } from '../helpers/clock.js';
 import { tempDir } from '../helpers/tmp.js';
 import { deferred, settledWithin, PENDING, turns, until, within } from '../fixtures/policy-support.js';

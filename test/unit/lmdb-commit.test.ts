@@ -1,4 +1,4 @@
-// One commit of the LMDB tier (src/tiers/lmdb-commit.ts) on a real file, with actions that fail
+// One commit of the LMDB tier (src/tiers/lmdb/commit.ts) on a real file, with actions that fail
 // on purpose: which failures are repaired and tried once more (a delete or clear after dropping
 // the reserve, any write after rebuilding a garbled structures record), and what the caller and
 // the report get for the others.
@@ -6,11 +6,11 @@ import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
 import { StorageError } from '../../src/core/errors.js';
 import type { TierReport } from '../../src/core/tier.js';
-import { commit, isMapFull, type CommitContext } from '../../src/tiers/lmdb-commit.js';
-import { acquireEnvironment, releaseEnvironment, transact, type LmdbEnvironment } from '../../src/tiers/lmdb-env.js';
-import { FREEING_WRITE, SMALL_WRITE } from '../../src/tiers/lmdb-headroom.js';
-import { keepReserve } from '../../src/tiers/lmdb-room.js';
-import { seal, STRUCTURES_KEY } from '../../src/tiers/lmdb-seal.js';
+import { commit, isMapFull, type CommitContext } from '../../src/tiers/lmdb/commit.js';
+import { acquireEnvironment, releaseEnvironment, transact, type LmdbEnvironment } from '../../src/tiers/lmdb/env.js';
+import { FREEING_WRITE, SMALL_WRITE } from '../../src/tiers/lmdb/headroom.js';
+import { keepReserve } from '../../src/tiers/lmdb/room.js';
+import { seal, STRUCTURES_KEY } from '../../src/tiers/lmdb/seal.js';
 import { tempDir } from '../helpers/tmp.js';
 
 function setup(t: TestContext, open = true): { env: LmdbEnvironment; reports: TierReport[]; context: CommitContext } {

@@ -1,4 +1,4 @@
-// The capture of lmdb-js's console output (src/tiers/lmdb-console.ts). A call "made by lmdb-js" is
+// The capture of lmdb-js's console output (src/tiers/lmdb/console.ts). A call "made by lmdb-js" is
 // code compiled with a file name inside the installed lmdb package, so its stack frame says so,
 // as the frames of lmdb-js's own files do.
 import assert from 'node:assert/strict';
@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runInThisContext } from 'node:vm';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { captureLmdbOutput } from '../../src/tiers/lmdb-console.js';
+import { captureLmdbOutput } from '../../src/tiers/lmdb/console.js';
 
 const lmdbFile = join(dirname(fileURLToPath(import.meta.resolve('lmdb'))), 'herdcache-test-caller.js');
 const fromLmdb = runInThisContext('(method, ...args) => console[method](...args)', { filename: lmdbFile }) as (method: 'error' | 'warn' | 'log', ...args: unknown[]) => void;

@@ -1,4 +1,4 @@
-// The LMDB environment of a path (src/tiers/lmdb-env.ts): one per path per process, shared by
+// The LMDB environment of a path (src/tiers/lmdb/env.ts): one per path per process, shared by
 // reference count and closed by its last user; one size bound per path; the directory made with
 // its parents, and a path through a file refused with an error that says so.
 import assert from 'node:assert/strict';
@@ -6,8 +6,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, it } from 'node:test';
 import { InvalidOptionError } from '../../src/core/errors.js';
-import { acquireEnvironment, countEntries, releaseEnvironment, transact } from '../../src/tiers/lmdb-env.js';
-import { STRUCTURES_KEY } from '../../src/tiers/lmdb-seal.js';
+import { acquireEnvironment, countEntries, releaseEnvironment, transact } from '../../src/tiers/lmdb/env.js';
+import { STRUCTURES_KEY } from '../../src/tiers/lmdb/seal.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const MAP = 16 * 1024 * 1024;

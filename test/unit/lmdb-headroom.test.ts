@@ -1,4 +1,4 @@
-// The headroom of the LMDB file (src/tiers/lmdb-headroom.ts): the blocks LMDB grows into are
+// The headroom of the LMDB file (src/tiers/lmdb/headroom.ts): the blocks LMDB grows into are
 // allocated ahead of it, by a bounded amount, so that a full disk meets the tier's own write.
 // The full-disk behaviour itself is proven on real processes under `ulimit -f` in
 // test/multiprocess/faults.test.ts.
@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { acquireEnvironment, releaseEnvironment, transact } from '../../src/tiers/lmdb-env.js';
-import { GROW_MARGIN } from '../../src/tiers/lmdb-headroom.js';
+import { acquireEnvironment, releaseEnvironment, transact } from '../../src/tiers/lmdb/env.js';
+import { GROW_MARGIN } from '../../src/tiers/lmdb/headroom.js';
 import { tempDir } from '../helpers/tmp.js';
 
 /** LMDB's end of file: the pages it uses, up to its last one. */

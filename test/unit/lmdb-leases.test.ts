@@ -6,8 +6,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Lease, LeaseGrant, LeaseStore } from '../../src/core/tier.js';
-import { acquireEnvironment, releaseEnvironment, type LmdbEnvironment } from '../../src/tiers/lmdb-env.js';
-import { lmdbLeaseStore, withLinkFallback } from '../../src/tiers/lmdb-leases.js';
+import { acquireEnvironment, releaseEnvironment, type LmdbEnvironment } from '../../src/tiers/lmdb/env.js';
+import { lmdbLeaseStore, withLinkFallback } from '../../src/tiers/lmdb/leases.js';
 import { manualClock } from '../helpers/clock.js';
 import { tempDir } from '../helpers/tmp.js';
 

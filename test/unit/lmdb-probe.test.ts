@@ -1,12 +1,12 @@
-// The probe of an LMDB file before first use (src/tiers/lmdb-probe.ts), case by case: a data
+// The probe of an LMDB file before first use (src/tiers/lmdb/probe.ts), case by case: a data
 // "file" that is not a file, a garbage lock file beside a sound data file, and the mark that lets
 // the next open on this boot skip the probe. Damage to the data file itself, generated, is P21.
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { acquireEnvironment, releaseEnvironment, transact } from '../../src/tiers/lmdb-env.js';
-import { checkEnvironmentFile } from '../../src/tiers/lmdb-probe.js';
+import { acquireEnvironment, releaseEnvironment, transact } from '../../src/tiers/lmdb/env.js';
+import { checkEnvironmentFile } from '../../src/tiers/lmdb/probe.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const MAP = 16 * 1024 * 1024;

@@ -1,4 +1,4 @@
-// The seal of LMDB records (src/tiers/lmdb-seal.ts) is part of the file format: a file written by
+// The seal of LMDB records (src/tiers/lmdb/seal.ts) is part of the file format: a file written by
 // one version of herdcache is read by the next, so the seal of given bytes must never change
 // while RECORD_FORMAT stays the same. These known answers pin it; the key seal is FNV-1a, whose
 // published test vectors it must give. Then: both ways of reading words agree, a change inside
@@ -9,7 +9,7 @@ import * as zlib from 'node:zlib';
 import { describe, it } from 'node:test';
 import { Packr } from 'msgpackr';
 import { open } from 'lmdb';
-import { BrokenSealError, keySeal, openEntries, RECORD_FORMAT, seal, SEAL_BYTES, sealOf } from '../../src/tiers/lmdb-seal.js';
+import { BrokenSealError, keySeal, openEntries, RECORD_FORMAT, seal, SEAL_BYTES, sealOf } from '../../src/tiers/lmdb/seal.js';
 import { tempDir } from '../helpers/tmp.js';
 
 /** Deterministic bytes: `(i * 31 + 7) & 255`. */

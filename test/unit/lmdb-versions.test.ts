@@ -1,4 +1,4 @@
-// The version rules of the LMDB tier (src/tiers/lmdb-versions.ts) on a real LMDB file, one
+// The version rules of the LMDB tier (src/tiers/lmdb/versions.ts) on a real LMDB file, one
 // decision at a time: which conditional write a committed entry, tombstone or clear refuses, how
 // the cluster's order overrides the file's, and what a stored record and stamp hold. The
 // coherence properties exercise these rules through whole caches; this table says which rule
@@ -7,9 +7,9 @@ import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { makeEntry } from '../../src/core/entry.js';
 import type { WriteCondition } from '../../src/core/tier.js';
-import { acquireEnvironment, releaseEnvironment, transact, type ChangeStamp, type LmdbEnvironment } from '../../src/tiers/lmdb-env.js';
-import { keySeal } from '../../src/tiers/lmdb-seal.js';
-import { admits, currentVersion, isStoredUnder, recordChange, stampOf, storedEntry, storedRecord, type StoredEntry } from '../../src/tiers/lmdb-versions.js';
+import { acquireEnvironment, releaseEnvironment, transact, type ChangeStamp, type LmdbEnvironment } from '../../src/tiers/lmdb/env.js';
+import { keySeal } from '../../src/tiers/lmdb/seal.js';
+import { admits, currentVersion, isStoredUnder, recordChange, stampOf, storedEntry, storedRecord, type StoredEntry } from '../../src/tiers/lmdb/versions.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const KEY = '1:users:7';

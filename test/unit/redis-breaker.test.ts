@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { CircuitBreaker } from '../../src/tiers/redis-breaker.js';
+import { CircuitBreaker } from '../../src/tiers/redis/breaker.js';
 
 function fakeTime(): { now: () => number; advance: (ms: number) => void } {
   let t = 0;

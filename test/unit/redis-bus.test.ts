@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { decodeBusMessage, encodeBusMessage, encodeReleaseMessage, ReadGuard } from '../../src/tiers/redis-bus.js';
-import { loadIoredis } from '../../src/tiers/redis-connection.js';
+import { decodeBusMessage, encodeBusMessage, encodeReleaseMessage, ReadGuard } from '../../src/tiers/redis/bus.js';
+import { loadIoredis } from '../../src/tiers/redis/connection.js';
 import { StorageError } from '../../src/core/errors.js';
 
 describe('redis invalidation messages', () => {

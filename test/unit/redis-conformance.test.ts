@@ -1,6 +1,6 @@
 // The Redis tier runs the same conformance suite as every other tier, against a real redis-server.
 import { after, before, describe } from 'node:test';
-import { redisTier } from '../../src/tiers/redis.js';
+import { redisTier } from '../../src/tiers/redis/tier.js';
 import { runTierConformance } from '../../src/testing/tier-conformance.js';
 import { redisSkip, startRedisServer, type RedisServer } from '../helpers/redis-server.js';
 

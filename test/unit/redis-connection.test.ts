@@ -1,4 +1,4 @@
-// The Redis tier's connection helpers (src/tiers/redis-connection.ts): the settings imposed on
+// The Redis tier's connection helpers (src/tiers/redis/connection.ts): the settings imposed on
 // every connection, loading the optional ioredis, scripts that survive a flushed script cache,
 // the command timeout, and how errors are classified for the circuit breaker.
 import assert from 'node:assert/strict';
@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { StorageError } from '../../src/core/errors.js';
-import { closeConnection, connectionOptions, isReplyError, isTimeout, loadIoredis, luaScript, RedisTimeoutError, withTimeout } from '../../src/tiers/redis-connection.js';
+import { closeConnection, connectionOptions, isReplyError, isTimeout, loadIoredis, luaScript, RedisTimeoutError, withTimeout } from '../../src/tiers/redis/connection.js';
 import { redisSkip, startRedisServer, type RedisServer } from '../helpers/redis-server.js';
 
 describe('redis connection settings and errors', () => {

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import type { Checkpoints, Invalidation } from '../../src/core/tier.js';
-import { ChangeFeed, compareStreamIds } from '../../src/tiers/redis-feed.js';
+import { ChangeFeed, compareStreamIds } from '../../src/tiers/redis/feed.js';
 import { until } from '../fixtures/policy-support.js';
 import { redisSkip, startRedisServer, type RedisServer } from '../helpers/redis-server.js';
 

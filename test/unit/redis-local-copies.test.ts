@@ -6,7 +6,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { barrier, createCache, lmdbTier, memoryTier, redisTier, type Invalidation } from '../../src/index.js';
 import { makeEntry } from '../../src/core/entry.js';
-import { acquireEnvironment, releaseEnvironment } from '../../src/tiers/lmdb-env.js';
+import { acquireEnvironment, releaseEnvironment } from '../../src/tiers/lmdb/env.js';
 import { startEngineWorker } from '../fixtures/engine-worker.js';
 import { until, waiterGetsLeaderValue, waiterTakesOverFromFailedLeader } from '../fixtures/policy-support.js';
 import { redisSkip, startRedisServer, type RedisServer } from '../helpers/redis-server.js';

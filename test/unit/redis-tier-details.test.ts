@@ -8,8 +8,8 @@ import { Redis } from 'ioredis';
 import { makeEntry } from '../../src/core/entry.js';
 import { InvalidKeyError, InvalidOptionError, StorageError } from '../../src/core/errors.js';
 import type { TierHost, TierReport } from '../../src/core/tier.js';
-import { RedisTimeoutError } from '../../src/tiers/redis-connection.js';
-import { REDIS_MAX_KEY_BYTES, redisTier, type RedisTier, type RedisTierOptions } from '../../src/tiers/redis.js';
+import { RedisTimeoutError } from '../../src/tiers/redis/connection.js';
+import { REDIS_MAX_KEY_BYTES, redisTier, type RedisTier, type RedisTierOptions } from '../../src/tiers/redis/tier.js';
 import { manualClock } from '../helpers/clock.js';
 import { redisSkip, startRedisServer, type RedisServer } from '../helpers/redis-server.js';
 

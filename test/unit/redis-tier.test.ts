@@ -7,7 +7,7 @@ import { Redis } from 'ioredis';
 import { makeEntry } from '../../src/core/entry.js';
 import { InvalidOptionError, StorageError } from '../../src/core/errors.js';
 import type { Invalidation, TierReport } from '../../src/core/tier.js';
-import { redisTier, type RedisTier, type RedisTierOptions } from '../../src/tiers/redis.js';
+import { redisTier, type RedisTier, type RedisTierOptions } from '../../src/tiers/redis/tier.js';
 import { manualClock } from '../helpers/clock.js';
 import { redisSkip, startRedisServer, type RedisServer } from '../helpers/redis-server.js';
 

@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { InvalidOptionError } from '../../src/core/errors.js';
-import { LMDB_DEFAULTS, LMDB_MAX_BYTES, resolveLmdbOptions, type LmdbTierOptions } from '../../src/tiers/lmdb-options.js';
-import { REDIS_DEFAULTS, resolveRedisOptions, type RedisTierOptions } from '../../src/tiers/redis-options.js';
+import { LMDB_DEFAULTS, LMDB_MAX_BYTES, resolveLmdbOptions, type LmdbTierOptions } from '../../src/tiers/lmdb/options.js';
+import { REDIS_DEFAULTS, resolveRedisOptions, type RedisTierOptions } from '../../src/tiers/redis/options.js';
 
 /** Asserts `run` throws InvalidOptionError for `option` with exactly `message` after the option. */
 function refusal(run: () => unknown, option: string, message: string): void {

@@ -7,10 +7,10 @@ import { existsSync, readdirSync, readlinkSync, symlinkSync, writeFileSync } fro
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { TOMBSTONE_RETENTION } from '../../src/core/coherence-parts.js';
-import { acquireEnvironment, releaseEnvironment, transact } from '../../src/tiers/lmdb-env.js';
-import { linkLeaseStore } from '../../src/tiers/lmdb-link-leases.js';
-import { CHANGE_RETENTION, sweepEnvironment } from '../../src/tiers/lmdb-sweep.js';
-import { RepairQueue } from '../../src/tiers/redis-repairs.js';
+import { acquireEnvironment, releaseEnvironment, transact } from '../../src/tiers/lmdb/env.js';
+import { linkLeaseStore } from '../../src/tiers/lmdb/link-leases.js';
+import { CHANGE_RETENTION, sweepEnvironment } from '../../src/tiers/lmdb/sweep.js';
+import { RepairQueue } from '../../src/tiers/redis/repairs.js';
 import { manualClock } from '../helpers/clock.js';
 import { tempDir } from '../helpers/tmp.js';
 

@@ -8,9 +8,9 @@
  * commits the delete. Sets never use the reserve (they would only fill it), so it is there for
  * the deletes that make room. The sweep puts the reserve back once there is room again.
  */
-import type { LmdbEnvironment } from './lmdb-env.js';
-import { transact } from './lmdb-env.js';
-import { FREEING_WRITE } from './lmdb-headroom.js';
+import type { LmdbEnvironment } from './env.js';
+import { transact } from './env.js';
+import { FREEING_WRITE } from './headroom.js';
 
 /** Bytes kept in reserve for the deletes and clears of a full disk. */
 export const RESERVE_BYTES = 256 * 1024;

@@ -20,7 +20,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { sealOf } from './lmdb-seal.js';
+import { sealOf } from './seal.js';
 
 /**
  * What the probe found about a file it moved aside.
@@ -38,7 +38,7 @@ export interface FileFinding {
 const DATA = 'data.mdb';
 const LOCK = 'lock.mdb';
 const MARKER = 'herdcache-probe.json';
-const CHILD = fileURLToPath(new URL('./lmdb-probe-child.js', import.meta.url));
+const CHILD = fileURLToPath(new URL('./probe-child.js', import.meta.url));
 /** Longest a probe may take before the file is used unverified, ms. */
 const PROBE_TIMEOUT = 120_000;
 /** LMDB's two meta pages at the default 4 KiB page size. */

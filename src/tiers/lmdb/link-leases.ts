@@ -9,8 +9,8 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, readlinkSync, symlinkSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Clock } from '../core/clock.js';
-import type { Lease, LeaseGrant, LeaseStore } from '../core/tier.js';
+import type { Clock } from '../../core/clock.js';
+import type { Lease, LeaseGrant, LeaseStore } from '../../core/tier.js';
 
 function code(error: unknown): string | undefined {
   return (error as NodeJS.ErrnoException | null)?.code;

@@ -73,3 +73,62 @@ export class RepairQueue {
  * ```
  */
 export type RepairTarget = { readonly key: string } | { readonly prefix: string };
+
+/** How often pending repairs are tried while Redis does not answer, ms. */
+const REPAIR_INTERVAL = 500;
+
+/**
+ * Works through a {@link RepairQueue}: now, and again every REPAIR_INTERVAL while some remain,
+ * one pass at a time, until the tier closes.
+ *
+ * @example
+ * ```ts
+ * const runner = new RepairRunner(queue, (target) => repairOne(target), () => closed);
+ * runner.schedule(); // after a write failed, or when Redis answers again
+ * ```
+ */
+export class RepairRunner {
+  private running = false;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly queue: RepairQueue,
+    private readonly repairOne: (target: RepairTarget) => Promise<void>,
+    private readonly closed: () => boolean,
+  ) {}
+
+  /** Tries the pending repairs now, and again every REPAIR_INTERVAL while some remain. */
+  schedule(): void {
+    if (this.closed() || this.queue.size === 0) return;
+    this.timer ??= setInterval(() => void this.pass(), REPAIR_INTERVAL).unref();
+    void this.pass();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  private async pass(): Promise<void> {
+    if (this.running || this.closed()) return;
+    if (this.queue.size === 0) {
+      this.stop();
+      return;
+    }
+    this.running = true;
+    try {
+      for (const target of this.queue.pending()) {
+        // Looked at again just before it is sent: a write of the key that reached Redis while
+        // earlier repairs ran settled it. One sent after this goes over the same connection,
+        // after the repair, so Redis applies it last.
+        if (!this.queue.has(target)) continue;
+        await this.repairOne(target);
+        this.queue.done(target);
+      }
+    } catch {
+      // Redis is still away: the timer tries again.
+    } finally {
+      this.running = false;
+    }
+  }
+}

@@ -22,7 +22,7 @@
 import * as zlib from 'node:zlib';
 import type { Database, DatabaseOptions, RootDatabase } from 'lmdb';
 import { Packr, RESERVE_START_SPACE, type Options } from 'msgpackr';
-import { MSGPACK_OPTIONS } from '../core/codec.js';
+import { MSGPACK_OPTIONS } from '../../core/codec.js';
 
 /**
  * Bytes of the seal in front of every record.
@@ -34,7 +34,7 @@ import { MSGPACK_OPTIONS } from '../core/codec.js';
  */
 export const SEAL_BYTES = 4;
 /**
- * The version of the record layout, kept in the file's meta database (see lmdb-structures.ts).
+ * The version of the record layout, kept in the file's meta database (see structures.ts).
  *
  * @example
  * ```ts

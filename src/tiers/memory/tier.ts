@@ -1,8 +1,8 @@
-import { encodedSize } from '../core/codec.js';
-import type { CacheEntry } from '../core/entry.js';
-import { InvalidOptionError, StorageError } from '../core/errors.js';
-import { describe, optionsObject } from '../core/options.js';
-import type { ProcessTier, TierHost } from '../core/tier.js';
+import { encodedSize } from '../../core/codec.js';
+import type { CacheEntry } from '../../core/entry.js';
+import { InvalidOptionError, StorageError } from '../../core/errors.js';
+import { describe, optionsObject } from '../../core/options.js';
+import type { ProcessTier, TierHost } from '../../core/tier.js';
 import { RecencyTable } from './recency-table.js';
 
 /**

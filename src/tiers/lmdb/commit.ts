@@ -2,18 +2,18 @@
  * One write of the LMDB tier, and what it does when the commit fails. A cache file may always be
  * thrown away, so a failure the tier can repair is repaired and the write tried once more:
  *   - a delete or clear that finds no free page (a full disk) drops the reserve kept for it
- *     (lmdb-room.ts), since a delete is how room is made;
- *   - a garbled shared structures record fails every write: it is rebuilt (lmdb-structures.ts).
+ *     (room.ts), since a delete is how room is made;
+ *   - a garbled shared structures record fails every write: it is rebuilt (structures.ts).
  * Anything else is reported and rejects the caller with a StorageError. Nothing here reads the
  * environment once its owner has let it go (`stillOpen`): lmdb-js throws from a timer, where no
  * caller can catch it, after a read of an environment that is closing.
  */
-import { StorageError } from '../core/errors.js';
-import type { TierReport } from '../core/tier.js';
-import { transact, type LmdbEnvironment } from './lmdb-env.js';
-import type { RoomClaim } from './lmdb-headroom.js';
-import { releaseReserve } from './lmdb-room.js';
-import { rebuildStructures, structuresReadable } from './lmdb-structures.js';
+import { StorageError } from '../../core/errors.js';
+import type { TierReport } from '../../core/tier.js';
+import { transact, type LmdbEnvironment } from './env.js';
+import type { RoomClaim } from './headroom.js';
+import { releaseReserve } from './room.js';
+import { rebuildStructures, structuresReadable } from './structures.js';
 
 /**
  * What a commit needs from its tier: where to report, its instance id and clock for the change

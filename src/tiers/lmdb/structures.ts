@@ -1,9 +1,9 @@
 import { Packr } from 'msgpackr';
 import type { Database } from 'lmdb';
-import { transact, type LmdbEnvironment } from './lmdb-env.js';
-import { FREEING_WRITE } from './lmdb-headroom.js';
-import { recordChange, stampOf } from './lmdb-versions.js';
-import { RECORD_FORMAT, SEAL_BYTES, sealOf, STRUCTURES_KEY } from './lmdb-seal.js';
+import { transact, type LmdbEnvironment } from './env.js';
+import { FREEING_WRITE } from './headroom.js';
+import { recordChange, stampOf } from './versions.js';
+import { RECORD_FORMAT, SEAL_BYTES, sealOf, STRUCTURES_KEY } from './seal.js';
 
 const STRUCTURES = STRUCTURES_KEY as unknown as string;
 const plain = new Packr();

@@ -13,7 +13,7 @@
  * is not known to be stale.
  */
 import type { Redis } from 'ioredis';
-import type { Checkpoints, Invalidation } from '../core/tier.js';
+import type { Checkpoints, Invalidation } from '../../core/tier.js';
 
 /**
  * What the feed needs from its tier.

@@ -1,4 +1,4 @@
-import type { Invalidation } from '../core/tier.js';
+import type { Invalidation } from '../../core/tier.js';
 
 /**
  * One message on the invalidation channel: who sent it (`o`, a tier instance), the sender's

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { types } from 'node:util';
-import { InvalidOptionError } from '../core/errors.js';
-import { assertDuration, assertPositive, optionsObject } from '../core/options.js';
+import { InvalidOptionError } from '../../core/errors.js';
+import { assertDuration, assertPositive, optionsObject } from '../../core/options.js';
 
 /**
  * Options of the Redis tier.

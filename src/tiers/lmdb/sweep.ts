@@ -1,7 +1,7 @@
-import { TOMBSTONE_RETENTION } from '../core/coherence.js';
-import { isEntryRecord } from '../core/entry.js';
-import { transact, type LmdbEnvironment } from './lmdb-env.js';
-import { FREEING_WRITE } from './lmdb-headroom.js';
+import { TOMBSTONE_RETENTION } from '../../core/coherence.js';
+import { isEntryRecord } from '../../core/entry.js';
+import { transact, type LmdbEnvironment } from './env.js';
+import { FREEING_WRITE } from './headroom.js';
 
 /**
  * An entry the sweep removed, and why.

@@ -1,23 +1,23 @@
 import { resolve } from 'node:path';
-import type { CacheEntry } from '../core/entry.js';
-import { InvalidKeyError, StorageError } from '../core/errors.js';
-import { instanceId } from '../core/ids.js';
-import { Listeners } from '../core/listeners.js';
-import type { Checkpoints, Invalidation, LeaseStore, SharedRead, SharedTier, TierHost, WriteCondition, WriteOutcome } from '../core/tier.js';
-import { acquireEnvironment, countEntries, releaseEnvironment, transact, type LmdbEnvironment } from './lmdb-env.js';
-import { lmdbLeaseStore, withLinkFallback } from './lmdb-leases.js';
-import { linkLeaseStore } from './lmdb-link-leases.js';
-import { sweepEnvironment } from './lmdb-sweep.js';
-import { keepReserve } from './lmdb-room.js';
-import { captureLmdbOutput } from './lmdb-console.js';
-import { admits, currentVersion, isStoredUnder, recordChange, stampOf, storedEntry, storedRecord } from './lmdb-versions.js';
-import { upgradeRecordFormat } from './lmdb-structures.js';
-import { commit, isMapFull, type CommitContext } from './lmdb-commit.js';
-import { FREEING_WRITE, SMALL_WRITE, type RoomClaim } from './lmdb-headroom.js';
+import type { CacheEntry } from '../../core/entry.js';
+import { InvalidKeyError, StorageError } from '../../core/errors.js';
+import { instanceId } from '../../core/ids.js';
+import { ChangeFeed } from './feed.js';
+import type { Checkpoints, Invalidation, LeaseStore, SharedRead, SharedTier, TierHost, WriteCondition, WriteOutcome } from '../../core/tier.js';
+import { acquireEnvironment, countEntries, releaseEnvironment, transact, type LmdbEnvironment } from './env.js';
+import { lmdbLeaseStore, withLinkFallback } from './leases.js';
+import { linkLeaseStore } from './link-leases.js';
+import { sweepEnvironment } from './sweep.js';
+import { keepReserve } from './room.js';
+import { captureLmdbOutput } from './console.js';
+import { admits, currentVersion, isStoredUnder, recordChange, stampOf, storedEntry, storedRecord } from './versions.js';
+import { upgradeRecordFormat } from './structures.js';
+import { commit, isMapFull, type CommitContext } from './commit.js';
+import { FREEING_WRITE, SMALL_WRITE, type RoomClaim } from './headroom.js';
 
-import { INDEX_KEY_OVERHEAD, LMDB_MAX_KEY_BYTES, resolveLmdbOptions, type LmdbTierOptions } from './lmdb-options.js';
+import { INDEX_KEY_OVERHEAD, LMDB_MAX_KEY_BYTES, resolveLmdbOptions, type LmdbTierOptions } from './options.js';
 
-export { defaultLmdbPath, LMDB_DEFAULTS, LMDB_MAX_BYTES, LMDB_MAX_KEY_BYTES, type LmdbTierOptions } from './lmdb-options.js';
+export { defaultLmdbPath, LMDB_DEFAULTS, LMDB_MAX_BYTES, LMDB_MAX_KEY_BYTES, type LmdbTierOptions } from './options.js';
 
 /**
  * The machine-wide L2 tier: one LMDB file shared by every process on the host. Reads are
@@ -45,9 +45,7 @@ class LmdbTier implements SharedTier {
   private readonly instance = instanceId();
   private host: TierHost = { clock: Date.now, report: () => {} };
   private env: LmdbEnvironment | undefined;
-  private readonly changes = new Listeners<Invalidation>();
-  private readonly releases = new Listeners<string>();
-  private cursor = 0;
+  private readonly feed = new ChangeFeed(this.instance, (error) => this.host.report({ type: 'error', operation: 'sync', error }));
   private attached = false;
   private timers: NodeJS.Timeout[] = [];
   private sweeping: Promise<void> | undefined;
@@ -89,7 +87,7 @@ class LmdbTier implements SharedTier {
     const finding = env.fileFinding;
     // Reported after the cache is built, so that listeners added right after createCache hear it.
     if (finding !== undefined) queueMicrotask(() => host.report({ type: 'corrupt-file', path: env.path, ...finding }));
-    this.cursor = currentVersion(env);
+    this.feed.start(env);
     void keepReserve(env);
     this.timers = [
       setInterval(() => this.pollChanges(), this.syncInterval),
@@ -181,11 +179,11 @@ class LmdbTier implements SharedTier {
   }
 
   onInvalidation(listener: (change: Invalidation) => void): () => void {
-    return this.changes.add(listener);
+    return this.feed.changes.add(listener);
   }
 
   onLeaseRelease(listener: (key: string) => void): () => void {
-    return this.releases.add(listener);
+    return this.feed.releases.add(listener);
   }
 
   size(): number {
@@ -272,26 +270,7 @@ class LmdbTier implements SharedTier {
   }
 
   private pollChanges(): void {
-    const env = this.env;
-    if (env === undefined) return;
-    const failed = (error: unknown): void => this.host.report({ type: 'error', operation: 'sync', error });
-    try {
-      env.root.resetReadTxn();
-      const trimmed = env.meta.get('trimmed') ?? 0;
-      if (trimmed > this.cursor) {
-        // Changes this process never saw were trimmed away: drop every copy to be safe.
-        this.changes.emit({ prefix: '' }, failed);
-        this.cursor = trimmed;
-      }
-      for (const { key, value } of env.log.getRange({ start: this.cursor + 1 })) {
-        this.cursor = key;
-        if (value.o === this.instance) continue;
-        if (value.r !== undefined) this.releases.emit(value.r, failed);
-        else this.changes.emit(value.k !== undefined ? { key: value.k } : { prefix: value.p ?? '' }, failed);
-      }
-    } catch (error) {
-      this.host.report({ type: 'error', operation: 'sync', error });
-    }
+    if (this.env !== undefined) this.feed.poll(this.env);
   }
 }
 

@@ -1,5 +1,5 @@
-import { InvalidOptionError } from '../core/errors.js';
-import { assertDuration, assertPositive, describe, optionsObject } from '../core/options.js';
+import { InvalidOptionError } from '../../core/errors.js';
+import { assertDuration, assertPositive, describe, optionsObject } from '../../core/options.js';
 
 /**
  * Options of the LMDB tier.

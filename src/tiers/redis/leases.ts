@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
-import type { Clock } from '../core/clock.js';
-import type { Lease, LeaseGrant, LeaseStore } from '../core/tier.js';
-import { luaScript } from './redis-connection.js';
+import type { Clock } from '../../core/clock.js';
+import type { Lease, LeaseGrant, LeaseStore } from '../../core/tier.js';
+import { luaScript } from './connection.js';
 
 /**
  * Runs one Redis command for the tier: fails fast when disconnected or when the circuit is

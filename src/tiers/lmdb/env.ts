@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { InvalidOptionError, StorageError } from '../core/errors.js';
+import { InvalidOptionError, StorageError } from '../../core/errors.js';
 import { open, type Database, type RootDatabase } from 'lmdb';
-import { Headroom, SMALL_WRITE, type RoomClaim } from './lmdb-headroom.js';
-import { checkEnvironmentFile, markChecked, quarantineNow, type FileFinding } from './lmdb-probe.js';
-import { openEntries, STRUCTURES_KEY } from './lmdb-seal.js';
+import { Headroom, SMALL_WRITE, type RoomClaim } from './headroom.js';
+import { checkEnvironmentFile, markChecked, quarantineNow, type FileFinding } from './probe.js';
+import { openEntries, STRUCTURES_KEY } from './seal.js';
 
 /**
  * The databases of one herdcache LMDB environment (one directory, shared by every process).
@@ -20,13 +20,13 @@ import { openEntries, STRUCTURES_KEY } from './lmdb-seal.js';
 export interface LmdbEnvironment {
   readonly path: string;
   readonly root: RootDatabase;
-  /** storage key -> entry record (sealed msgpackr with shared structures, see lmdb-seal.ts). */
+  /** storage key -> entry record (sealed msgpackr with shared structures, see seal.ts). */
   readonly entries: Database<unknown, string>;
   /** [storedAt, storage key] -> staleUntil: the sweep's and the size bound's order. */
   readonly byAge: Database<number, [number, string]>;
   /** storage key -> { token, expiresAt }. */
   readonly leases: Database<{ token: string; expiresAt: number }, string>;
-  /** version -> change made by one cache instance, read by the others (see lmdb-versions.ts). */
+  /** version -> change made by one cache instance, read by the others (see versions.ts). */
   readonly log: Database<ChangeRecord, number>;
   /** storage key -> the version (and cluster version) of its last delete, kept for a while. */
   readonly tombstones: Database<ChangeStamp, string>;
@@ -34,7 +34,7 @@ export interface LmdbEnvironment {
   readonly clears: Database<ChangeStamp, string>;
   /** Small bookkeeping values (the change counter `seq`, how far the log was trimmed, the site id). */
   readonly meta: Database<number, string>;
-  /** Free space kept for the deletes of a full disk (see lmdb-room.ts). */
+  /** Free space kept for the deletes of a full disk (see room.ts). */
   readonly reserve: Database<Buffer, string>;
   /** Named strings kept for the tiers above (see Checkpoints in src/core/tier.ts). */
   readonly checkpoints: Database<string, string>;
@@ -42,7 +42,7 @@ export interface LmdbEnvironment {
   readonly fileFinding: FileFinding | undefined;
   /** A random id written into the file when it was created: every process that opens it reads the same. */
   readonly site: string;
-  /** The blocks kept allocated ahead of LMDB, where its commits land (see lmdb-headroom.ts). */
+  /** The blocks kept allocated ahead of LMDB, where its commits land (see headroom.ts). */
   readonly room: Headroom;
 }
 

@@ -1,6 +1,6 @@
-import type { Clock } from '../core/clock.js';
-import type { Lease, LeaseGrant, LeaseStore } from '../core/tier.js';
-import { transact, type LmdbEnvironment } from './lmdb-env.js';
+import type { Clock } from '../../core/clock.js';
+import type { Lease, LeaseGrant, LeaseStore } from '../../core/tier.js';
+import { transact, type LmdbEnvironment } from './env.js';
 
 /**
  * The machine-wide lease store of an LMDB file: a lease is a record (owner token, expiry) taken
@@ -48,7 +48,7 @@ export function lmdbLeaseStore(open: () => LmdbEnvironment, clock: Clock, announ
 }
 
 /**
- * The file's leases with the link leases (lmdb-link-leases.ts) standing in when a commit fails, so
+ * The file's leases with the link leases (link-leases.ts) standing in when a commit fails, so
  * that a full disk keeps one compute per key on the machine instead of one per process. A holder
  * in either store refuses a caller of the other; a release goes to both.
  *

@@ -1,4 +1,4 @@
-// Run by lmdb-probe.ts in a child process: opens an LMDB environment the way the tier does,
+// Run by probe.ts in a child process: opens an LMDB environment the way the tier does,
 // reads every page of every database, takes a copy of the file through LMDB's write path (see
 // writePasses), which uses parts of a page header that reads ignore: flipped bits there passed
 // every read, then faulted the first set (SIGSEGV) or failed every commit after opening; and

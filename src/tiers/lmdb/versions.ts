@@ -14,11 +14,11 @@
  * keeps it with the entry, tombstone or clear record, and refuses a write or drop whose cluster
  * version is not newer than what it holds, so cluster order wins on every machine.
  */
-import type { CacheEntry } from '../core/entry.js';
-import { isEntryRecord } from '../core/entry.js';
-import type { WriteCondition } from '../core/tier.js';
-import type { ChangeRecord, ChangeStamp, LmdbEnvironment } from './lmdb-env.js';
-import { keySeal } from './lmdb-seal.js';
+import type { CacheEntry } from '../../core/entry.js';
+import { isEntryRecord } from '../../core/entry.js';
+import type { WriteCondition } from '../../core/tier.js';
+import type { ChangeRecord, ChangeStamp, LmdbEnvironment } from './env.js';
+import { keySeal } from './seal.js';
 
 /**
  * An entry as the LMDB tier stores it: the record, its version in this file and, when it went to
@@ -32,7 +32,7 @@ import { keySeal } from './lmdb-seal.js';
 export interface StoredEntry extends CacheEntry {
   readonly v?: number;
   readonly rv?: number;
-  /** The hash of the key it was stored under (see lmdb-seal.ts). */
+  /** The hash of the key it was stored under (see seal.ts). */
   readonly kh?: number;
 }
 

@@ -10,7 +10,7 @@
  * last tier detaches (unless someone replaced the methods meanwhile: theirs stay).
  *
  * What JavaScript cannot catch: LMDB's C library prints one line (`Write error: ...`) with
- * fprintf when the write of a page fails. The headroom (lmdb-headroom.ts) keeps a full disk from
+ * fprintf when the write of a page fails. The headroom (headroom.ts) keeps a full disk from
  * failing LMDB's page writes where the file system writes in place; elsewhere the line remains.
  */
 import { fileURLToPath } from 'node:url';

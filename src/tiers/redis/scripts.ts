@@ -14,7 +14,7 @@
  * tombstone, a clear of '' or of its namespace) has a version above the basis.
  */
 import type { Redis } from 'ioredis';
-import { luaScript } from './redis-connection.js';
+import { luaScript } from './connection.js';
 
 /**
  * The keys of one storage key in the layout above.

@@ -25,7 +25,7 @@
  */
 import { closeSync, fstatSync, openSync, writeSync } from 'node:fs';
 import type { Database, RootDatabase } from 'lmdb';
-import { StorageError } from '../core/errors.js';
+import { StorageError } from '../../core/errors.js';
 
 /** What a write transaction is about to do: grow the file (sets, leases) or make room (deletes). */
 export interface RoomClaim {

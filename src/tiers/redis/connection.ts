@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Redis, RedisOptions } from 'ioredis';
-import { StorageError } from '../core/errors.js';
+import { StorageError } from '../../core/errors.js';
 
 /**
  * The ioredis client class, as the optional dependency exports it.

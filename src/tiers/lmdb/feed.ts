@@ -1,0 +1,61 @@
+/*
+ * The LMDB change feed: how one process hears of the changes other processes commit to the file.
+ *
+ * Every write transaction appends a record to the file's change log (see versions.ts): a set or
+ * delete names its key, a clear its prefix, a released lease its key, each with the writer's
+ * instance id. A follower keeps a cursor in the log, the last record it read. Each poll renews its
+ * read snapshot (another process's commit is visible only after that) and reads the records after
+ * its cursor, skipping its own. The sweep trims the log's oldest records and writes how far it
+ * trimmed: a follower whose cursor lies below that point missed changes it can never read, so it
+ * drops every copy (a change of prefix '') and goes on from there. The poll interval
+ * (`syncInterval`) bounds how long a memory copy may outlive a change made by another process.
+ */
+import { Listeners } from '../../core/listeners.js';
+import type { Invalidation } from '../../core/tier.js';
+import type { LmdbEnvironment } from './env.js';
+import { currentVersion } from './versions.js';
+
+/**
+ * Follows the change log of one environment for one tier instance, and hands what it reads to the
+ * tier's listeners.
+ *
+ * @example
+ * ```ts
+ * const feed = new ChangeFeed(instance, (error) => report(error));
+ * feed.start(env);
+ * setInterval(() => feed.poll(env), syncInterval);
+ * ```
+ */
+export class ChangeFeed {
+  readonly changes = new Listeners<Invalidation>();
+  readonly releases = new Listeners<string>();
+  private cursor = 0;
+
+  constructor(private readonly instance: string, private readonly onError: (error: unknown) => void) {}
+
+  /** Starts after everything committed so far: what the file holds now is read as it is. */
+  start(env: LmdbEnvironment): void {
+    this.cursor = currentVersion(env);
+  }
+
+  /** Reads the changes committed since the last poll by other instances and delivers them. */
+  poll(env: LmdbEnvironment): void {
+    try {
+      env.root.resetReadTxn();
+      const trimmed = env.meta.get('trimmed') ?? 0;
+      if (trimmed > this.cursor) {
+        // Changes this process never saw were trimmed away: drop every copy to be safe.
+        this.changes.emit({ prefix: '' }, this.onError);
+        this.cursor = trimmed;
+      }
+      for (const { key, value } of env.log.getRange({ start: this.cursor + 1 })) {
+        this.cursor = key;
+        if (value.o === this.instance) continue;
+        if (value.r !== undefined) this.releases.emit(value.r, this.onError);
+        else this.changes.emit(value.k !== undefined ? { key: value.k } : { prefix: value.p ?? '' }, this.onError);
+      }
+    } catch (error) {
+      this.onError(error);
+    }
+  }
+}
