@@ -3,7 +3,7 @@
  * and as 5 processes × 20 requests started at one instant, then as 3 machines × 20 requests
  * (processes with their own LMDB files sharing one Redis); herdcache beside the peers.
  */
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { commandLine, firstLine, nameList, positiveNumber } from '../lib/flags.js';
@@ -115,6 +115,7 @@ for (const [index, { contenderName, shape }] of runs.entries()) {
   }
 }
 const command = commandLine('bench:herd', process.argv.slice(2));
+mkdirSync(out, { recursive: true });
 writeFileSync(join(out, `${name}.md`), markdownReport(results, skipped, compute, machine, command));
 writeFileSync(
   join(out, `${name}.json`),

@@ -3,8 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** bench/results/ of the checkout (this file runs from dist/bench/lib/). */
-export const RESULTS_DIR = fileURLToPath(new URL('../../../bench/results/', import.meta.url));
+/**
+ * Where a run writes its reports unless told otherwise (`--out DIR`): bench/results/local/ of the
+ * checkout, which git ignores (this file runs from dist/bench/lib/). bench/results/ itself holds
+ * the published figures README links to; refresh them with `--out bench/results`.
+ */
+export const RESULTS_DIR = fileURLToPath(new URL('../../../bench/results/local/', import.meta.url));
 
 /** A fresh temporary directory (one LMDB file per run) and its removal. */
 export function tempDir(label: string): { path: string; remove: () => void } {
