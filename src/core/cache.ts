@@ -1,6 +1,7 @@
 import { PipelineCall } from './call.js';
 import type { Clock } from './clock.js';
 import { CacheEngine } from './engine.js';
+import { NOT_PEEKED } from './tier-stack.js';
 import { isFresh, makeEntry, type CacheEntry } from './entry.js';
 import { CacheClosedError, InvalidOptionError } from './errors.js';
 import type { CacheEvents, Listener } from './events.js';
@@ -83,14 +84,15 @@ export class Cache {
         this.#hotHits++;
         return entry.value as T;
       }
+      return this.#getSyncSlow(key, entry) as T | undefined;
     }
-    return this.#getSyncSlow(key) as T | undefined;
+    return this.#getSyncSlow(key, NOT_PEEKED) as T | undefined;
   }
 
-  #getSyncSlow(key: string): unknown {
+  #getSyncSlow(key: string, peeked: CacheEntry | undefined | typeof NOT_PEEKED): unknown {
     this.#assertOpen();
     assertKey(key, this.#maxKeyBytes);
-    return this.#engine.stack.readSync(key, this.#clock())?.value;
+    return this.#engine.stack.readSync(key, this.#clock(), peeked)?.value;
   }
 
   /**
@@ -109,15 +111,16 @@ export class Cache {
         this.#hotHits++;
         return Promise.resolve(entry.value as T);
       }
+      return this.#getThroughTiers(key, entry) as Promise<T | undefined>;
     }
-    return this.#getThroughTiers(key) as Promise<T | undefined>;
+    return this.#getThroughTiers(key, NOT_PEEKED) as Promise<T | undefined>;
   }
 
-  async #getThroughTiers(key: string): Promise<unknown> {
+  async #getThroughTiers(key: string, peeked: CacheEntry | undefined | typeof NOT_PEEKED): Promise<unknown> {
     this.#assertOpen();
     assertKey(key, this.#maxKeyBytes);
     const now = this.#clock();
-    const entry = await this.#engine.stack.lookup(key, this.#prefix + key, now, []);
+    const entry = await this.#engine.stack.lookup(key, this.#prefix + key, now, [], peeked);
     return entry !== undefined && isFresh(entry, now) ? entry.value : undefined;
   }
 
@@ -134,7 +137,7 @@ export class Cache {
     this.#assertOpen();
     assertKey(key, this.#maxKeyBytes);
     const now = this.#clock();
-    const entry = await this.#engine.stack.lookup(key, this.#prefix + key, now, []);
+    const entry = await this.#engine.stack.lookup(key, this.#prefix + key, now, [], NOT_PEEKED);
     return entry !== undefined && isFresh(entry, now);
   }
 
@@ -207,19 +210,20 @@ export class Cache {
           this.#hotHits++;
           return Promise.resolve(entry.value as T);
         }
+        return this.#computeThroughPipeline(key, fn as ComputeFn<unknown>, options, pipeline, entry) as Promise<T>;
       }
-      return this.#computeThroughPipeline(key, fn as ComputeFn<unknown>, options, pipeline) as Promise<T>;
+      return this.#computeThroughPipeline(key, fn as ComputeFn<unknown>, options, pipeline, NOT_PEEKED) as Promise<T>;
     } catch (err) {
       return Promise.reject(err);
     }
   }
 
-  async #computeThroughPipeline(key: string, fn: ComputeFn<unknown>, options: ComputeOptions | undefined, pipeline: Pipeline): Promise<unknown> {
+  async #computeThroughPipeline(key: string, fn: ComputeFn<unknown>, options: ComputeOptions | undefined, pipeline: Pipeline, peeked: CacheEntry | undefined | typeof NOT_PEEKED): Promise<unknown> {
     const { ttl, maxAge } = callDurations(options, this.#ttl, pipeline.maxAge);
     const storageKey = this.#prefix + key;
     const now = this.#clock();
     const observed: Array<number | undefined> = [];
-    const entry = await this.#engine.stack.lookup(key, storageKey, now, observed);
+    const entry = await this.#engine.stack.lookup(key, storageKey, now, observed, peeked);
     if (entry !== undefined && isFresh(entry, now) && !pipeline.seesFreshHits) return entry.value;
     this.#engine.foreground++;
     try {

@@ -25,6 +25,14 @@ export interface StackParts {
 }
 
 /**
+ * Passed for the process tier's entry when the caller has not looked at it yet. A hit path that
+ * peeked (and found no fresh entry) passes what it found instead, so that a miss reads the
+ * process tier once.
+ */
+export const NOT_PEEKED: unique symbol = Symbol('not peeked');
+type Peeked = CacheEntry | undefined | typeof NOT_PEEKED;
+
+/**
  * The tiers of one cache, nearest first, and the one walk that reads them: the process tier
  * (memory), then each shared tier (LMDB, Redis) until a fresh entry is found, which is copied into
  * the nearer tiers (under the coherence rules: see coherence.ts). Writes go through `coherence`.
@@ -94,10 +102,10 @@ export class TierStack {
   }
 
   /** getSync's walk of the tiers that answer synchronously: a fresh entry, counted, or undefined (a miss). */
-  readSync(key: string, now: number): CacheEntry | undefined {
+  readSync(key: string, now: number, peeked: Peeked): CacheEntry | undefined {
     const tier = this.processTier;
     if (tier !== undefined) {
-      const entry = tier.getSync(key);
+      const entry = this.processEntry(tier, key, peeked);
       if (entry !== undefined && now < entry.freshUntil) {
         this.parts.counters.tierHits[0]!++;
         return entry;
@@ -121,11 +129,11 @@ export class TierStack {
    * Walks every tier nearest first; returns the first fresh entry, else the newest stale one.
    * The shared tiers' counters as read go into `observed` (see coherence.ts).
    */
-  async lookup(key: string, storageKey: string, now: number, observed: Array<number | undefined>): Promise<CacheEntry | undefined> {
+  async lookup(key: string, storageKey: string, now: number, observed: Array<number | undefined>, peeked: Peeked): Promise<CacheEntry | undefined> {
     let stale: CacheEntry | undefined;
     const tier = this.processTier;
     if (tier !== undefined) {
-      const entry = tier.getSync(key);
+      const entry = this.processEntry(tier, key, peeked);
       if (entry !== undefined) {
         if (isFresh(entry, now)) {
           this.parts.counters.tierHits[0]!++;
@@ -146,6 +154,15 @@ export class TierStack {
     // competing caller's value lands.
     if (this.shared.length === 0) return Promise.resolve(this.processTier?.getSync(key));
     return this.walkShared(key, storageKey, this.parts.clock(), observed, undefined, false);
+  }
+
+  /**
+   * The process tier's entry for `key`: what the caller peeked at in this same turn when it did
+   * (nothing can have changed it since), read again only to let the tier drop it once expired.
+   */
+  private processEntry(tier: ProcessTier, key: string, peeked: Peeked): CacheEntry | undefined {
+    if (peeked === NOT_PEEKED || (peeked !== undefined && peeked.staleUntil <= this.parts.clock())) return tier.getSync(key);
+    return peeked;
   }
 
   /** Closes every tier, reporting (never throwing) a tier that fails to. */

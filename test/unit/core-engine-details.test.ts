@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import type { CacheEntry } from '../../src/core/entry.js';
 import { makeEntry } from '../../src/core/entry.js';
 import { CacheClosedError, InvalidKeyError, InvalidOptionError } from '../../src/core/errors.js';
-import type { SharedTier, Tier, TierHost, TierReport } from '../../src/core/tier.js';
+import type { ProcessTier, SharedTier, Tier, TierHost, TierReport } from '../../src/core/tier.js';
 import { Cache, createCache, memoryTier, type CacheEvents, type ComputeCall, type Policy } from '../../src/index.js';
 import { manualClock } from '../helpers/clock.js';
 
@@ -113,6 +113,39 @@ describe('the read walk', () => {
       assert.deepEqual([stats.hits['memory'], stats.hits['sync'], stats.misses], [0, 1, 1]);
       assert.equal(cache.getSync('k'), 'shared');
       assert.equal(cache.stats().hits['memory'], 1, 'the copy answers next');
+    } finally {
+      await cache.close();
+    }
+  });
+
+  it('a miss reads the process tier once: the hit path\'s look is reused, and an expired entry is dropped', async () => {
+    const clock = manualClock(10_000);
+    const memory = memoryTier();
+    const reads = { peek: 0, get: 0 };
+    const counted: ProcessTier = {
+      ...memory,
+      attach: (host) => memory.attach(host),
+      getSync: (key) => (reads.get++, memory.getSync(key)),
+      peekSync: (key) => (reads.peek++, memory.peekSync!(key)),
+    };
+    const cache = new Cache({ clock, tiers: [counted], ttl: 1_000 });
+    try {
+      const misses: Array<[string, () => unknown]> = [
+        ['getSync', () => cache.getSync('absent')],
+        ['get', () => cache.get('absent')],
+        ['compute', () => cache.compute('absent', () => 1)],
+      ];
+      for (const [how, miss] of misses) {
+        reads.peek = reads.get = 0;
+        await miss();
+        assert.deepEqual(reads, { peek: 1, get: 0 }, how);
+      }
+      await cache.set('old', 'v', { ttl: 10, maxAge: 100 });
+      clock.advance(100);
+      reads.peek = reads.get = 0;
+      assert.equal(cache.getSync('old'), undefined);
+      assert.deepEqual(reads, { peek: 1, get: 1 }, 'an expired entry is read again so the tier drops it');
+      assert.equal(memory.peekSync!('old'), undefined, 'dropped');
     } finally {
       await cache.close();
     }
