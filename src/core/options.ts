@@ -108,6 +108,22 @@ export function callDurations(options: { readonly ttl?: number; readonly maxAge?
 }
 
 /**
+ * Throws {@link InvalidOptionError} unless `value` is a positive safe integer: a count (of
+ * entries, of bytes a bound holds).
+ *
+ * @example
+ * ```ts
+ * assertCount('memoryTier.maxEntries', 1_000); // ok
+ * assertCount('memoryTier.maxEntries', 1.5);   // throws: must be a positive integer, got 1.5
+ * ```
+ */
+export function assertCount(option: string, value: unknown): asserts value is number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) {
+    throw new InvalidOptionError(option, `must be a positive integer, got ${describe(value)}`);
+  }
+}
+
+/**
  * Throws {@link InvalidOptionError} unless the grand timeout is at least the ttl: an entry is
  * never servable for less time than it is fresh.
  *

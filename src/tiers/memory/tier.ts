@@ -1,7 +1,7 @@
 import { encodedSize } from '../../core/codec.js';
 import type { CacheEntry } from '../../core/entry.js';
-import { InvalidOptionError, StorageError } from '../../core/errors.js';
-import { describe, optionsObject } from '../../core/options.js';
+import { StorageError } from '../../core/errors.js';
+import { assertCount, optionsObject } from '../../core/options.js';
 import type { ProcessTier, TierHost } from '../../core/tier.js';
 import { RecencyTable } from './recency-table.js';
 
@@ -30,12 +30,6 @@ export interface MemoryTierOptions {
  */
 export const DEFAULT_MAX_ENTRIES = 10_000;
 
-function assertBound(option: string, value: number | undefined): void {
-  if (value !== undefined && (!Number.isSafeInteger(value) || value <= 0)) {
-    throw new InvalidOptionError(`memoryTier.${option}`, `must be a positive integer, got ${describe(value)}`);
-  }
-}
-
 /**
  * The per-process L1 tier: a bounded LRU ({@link RecencyTable}) of entry records. A hit is one
  * map lookup and a comparison: no promise, no lock, no allocation.
@@ -48,8 +42,8 @@ function assertBound(option: string, value: number | undefined): void {
 export function memoryTier(given?: MemoryTierOptions): ProcessTier {
   const options = optionsObject('memoryTier', given);
   const { maxBytes } = options;
-  assertBound('maxEntries', options.maxEntries);
-  assertBound('maxBytes', maxBytes);
+  if (options.maxEntries !== undefined) assertCount('memoryTier.maxEntries', options.maxEntries);
+  if (maxBytes !== undefined) assertCount('memoryTier.maxBytes', maxBytes);
   const maxEntries = options.maxEntries ?? (maxBytes === undefined ? DEFAULT_MAX_ENTRIES : undefined);
   let host: TierHost | undefined;
   let clock: () => number = Date.now;
