@@ -150,6 +150,28 @@ export class RedisLink {
     }
   }
 
+  /**
+   * Resolves once the command connection is up and `following()` holds (the change stream is
+   * followed); rejects with StorageError after `timeout` ms or if the link closes.
+   */
+  ready(timeout: number, following: () => boolean): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const check = (): void => {
+        if (this.closing) finish(new StorageError(this.name, 'the Redis tier closed before it was ready'));
+        else if (this.connected && following()) finish(undefined);
+      };
+      const timer = setTimeout(() => finish(new StorageError(this.name, `not connected and subscribed after ${timeout} ms${this.reason()}`, { cause: this.lastError })), timeout);
+      const finish = (error: StorageError | undefined): void => {
+        clearTimeout(timer);
+        unwatch();
+        if (error === undefined) resolve();
+        else reject(error);
+      };
+      const unwatch = this.watch(check);
+      check();
+    });
+  }
+
   /** Marks the link closing at once (commands fail from now on), then closes every connection, bounded. */
   async close(starting: Promise<void> | undefined): Promise<void> {
     this.closing = true;

@@ -188,3 +188,44 @@ export async function announceClear(client: Redis, tierPrefix: string, prefix: s
 export async function removeIfUnchanged(client: Redis, keys: readonly string[], payload: Buffer): Promise<void> {
   await DELETE_IF_UNCHANGED.run(client, [keys[0]!], [payload]);
 }
+
+/**
+ * Runs one bounded command for a clear (the tier's command runner: breaker and timeout).
+ *
+ * @example
+ * ```ts
+ * const run: RunCommand = (action) => tier.run('clear', undefined, action);
+ * ```
+ */
+export type RunCommand = <T>(action: (client: Redis) => Promise<T>) => Promise<T>;
+
+/** Keys per SCAN step of a clear. */
+const SCAN_COUNT = 500;
+
+/** Escapes the glob characters of SCAN MATCH so that a prefix matches only itself. */
+function globEscape(text: string): string {
+  return text.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
+}
+
+/**
+ * Clears every entry under `prefix`: the clear is marked first (computes storing meanwhile are
+ * refused), then each SCAN step is its own bounded command, then the change is announced.
+ * Resolves with the clear's version.
+ *
+ * @example
+ * ```ts
+ * const version = await clearEntries(run, 'hc:', '5:users:', () => writer);
+ * ```
+ */
+export async function clearEntries(run: RunCommand, tierPrefix: string, prefix: string, writer: () => WriterArgs): Promise<number> {
+  const pattern = `${globEscape(`${tierPrefix}e:${prefix}`)}*`;
+  const marked = await run((client) => markClear(client, tierPrefix, prefix));
+  let cursor = '0';
+  do {
+    const [next, keys] = await run((client) => client.scan(cursor, 'MATCH', pattern, 'COUNT', SCAN_COUNT));
+    cursor = next;
+    if (keys.length > 0) await run((client) => client.unlink(...keys));
+  } while (cursor !== '0');
+  await run((client) => announceClear(client, tierPrefix, prefix, marked, writer()));
+  return marked;
+}

@@ -44,7 +44,7 @@ import { REDIS_MAX_KEY_BYTES, type RedisTier, type RedisTierStatus } from './con
 import { ChangeFeed } from './feed.js';
 import { RedisLink } from './link.js';
 import { RepairQueue, RepairRunner, type RepairTarget } from './repairs.js';
-import { announceClear, deleteEntry, layoutOf, markClear, readKey, removeIfUnchanged, streamKey, writeEntry, type WriterArgs } from './scripts.js';
+import { clearEntries, deleteEntry, layoutOf, readKey, removeIfUnchanged, streamKey, writeEntry, type WriterArgs } from './scripts.js';
 import { redisLeaseStore, type RedisLeaseStore } from './leases.js';
 import { resolveRedisOptions, type RedisTierOptions, type ResolvedRedisOptions } from './options.js';
 
@@ -55,14 +55,6 @@ export { REDIS_DEFAULTS, type RedisTierOptions } from './options.js';
 
 /** How many times a read overlapped by changes of its key is tried before it counts as a miss. */
 const MAX_READS = 3;
-/** Keys per SCAN step of `clear`. */
-const SCAN_COUNT = 500;
-
-/** Escapes the glob characters of SCAN MATCH so that a prefix matches only itself. */
-function globEscape(text: string): string {
-  return text.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
-}
-
 /**
  * The cluster-wide L3 tier: entries (value and timing record, msgpackr-encoded) in one Redis
  * server shared by every machine, with a Redis TTL at the grand timeout; leases for the barrier,
@@ -157,21 +149,7 @@ class RedisTierImpl implements RedisTier {
     } catch (error) {
       return Promise.reject(error);
     }
-    return new Promise<void>((resolve, reject) => {
-      const check = (): void => {
-        if (this.link.closed) finish(new StorageError(this.name, 'the Redis tier closed before it was ready'));
-        else if (this.link.connected && this.feed.following) finish(undefined);
-      };
-      const timer = setTimeout(() => finish(new StorageError(this.name, `not connected and subscribed after ${timeout} ms${this.link.reason()}`, { cause: this.link.lastFailure })), timeout);
-      const finish = (error: StorageError | undefined): void => {
-        clearTimeout(timer);
-        unwatch();
-        if (error === undefined) resolve();
-        else reject(error);
-      };
-      const unwatch = this.link.watch(check);
-      check();
-    });
+    return this.link.ready(timeout, () => this.feed.following);
   }
 
   async get(key: string): Promise<CacheEntry | undefined> {
@@ -279,21 +257,8 @@ class RedisTierImpl implements RedisTier {
     }
   }
 
-  /**
-   * The clear is marked first (computes storing meanwhile are refused), then each SCAN step is its
-   * own bounded command, then the change is announced. Resolves with the clear's version.
-   */
-  private async clearPrefix(prefix: string): Promise<number> {
-    const pattern = `${globEscape(`${this.options.keyPrefix}e:${prefix}`)}*`;
-    const marked = await this.run('clear', undefined, (client) => markClear(client, this.options.keyPrefix, prefix));
-    let cursor = '0';
-    do {
-      const [next, keys] = await this.run('clear', undefined, (client) => client.scan(cursor, 'MATCH', pattern, 'COUNT', SCAN_COUNT));
-      cursor = next;
-      if (keys.length > 0) await this.run('clear', undefined, (client) => client.unlink(...keys));
-    } while (cursor !== '0');
-    await this.run('clear', undefined, (client) => announceClear(client, this.options.keyPrefix, prefix, marked, this.writer()));
-    return marked;
+  private clearPrefix(prefix: string): Promise<number> {
+    return clearEntries((action) => this.run('clear', undefined, action), this.options.keyPrefix, prefix, () => this.writer());
   }
 
   private writer(): WriterArgs {
