@@ -55,7 +55,7 @@ export function createCache(options: CacheOptions = {}): Cache {
 }
 
 export { Cache } from './core/cache.js';
-export type { ComputeOptions, MemoizeOptions, SetOptions } from './core/cache.js';
+export type { ComputeOptions, MemoizeOptions, SetOptions } from './core/memoize.js';
 export type { CacheEntry } from './core/entry.js';
 export { isFresh, isServable, makeEntry } from './core/entry.js';
 // Every error class, and `errors`, which gathers them.

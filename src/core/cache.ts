@@ -1,18 +1,15 @@
-import { PipelineCall } from './call.js';
 import type { Clock } from './clock.js';
 import { CacheEngine } from './engine.js';
-import { NOT_PEEKED } from './tier-stack.js';
-import { isFresh, makeEntry, type CacheEntry } from './entry.js';
+import { NOT_PEEKED, type Peeked } from './tier-stack.js';
+import { makeEntry, type CacheEntry } from './entry.js';
 import { CacheClosedError, InvalidOptionError } from './errors.js';
 import type { CacheEvents, Listener } from './events.js';
 import { assertKey, namespacePrefix } from './keys.js';
-import { memoized, type ComputeOptions, type MemoizeOptions, type SetOptions } from './memoize.js';
-import { assertCallOptions, callDurations, resolveEngineOptions, type EngineOptions } from './options.js';
-import { Pipelines, type Pipeline } from './pipeline.js';
+import { memoized, type ComputeOptions, type MemoizeHost, type MemoizeOptions, type SetOptions } from './memoize.js';
+import { assertCallOptions, resolveEngineOptions, type EngineOptions } from './options.js';
+import { Pipelines } from './pipeline.js';
 import type { ComputeFn } from './policy.js';
 import type { CacheStats } from './stats.js';
-
-export type { ComputeOptions, MemoizeOptions, SetOptions } from './memoize.js';
 
 /**
  * The cache: tiers (nearest first) walked on reads, written on writes, and a policy pipeline in
@@ -38,26 +35,19 @@ export class Cache {
   readonly #clock: Clock;
   readonly #prefix: string;
   readonly #maxKeyBytes: number;
-  readonly #ttl: number;
-  readonly #maxAge: number;
   /** Process-tier hits of the hot paths: a field of the cache itself, so counting is a single store. */
   #hotHits = 0;
-  #closePromise: Promise<void> | undefined;
 
   constructor(options: EngineOptions) {
     const resolved = resolveEngineOptions(options);
     this.namespace = resolved.namespace;
     this.#clock = resolved.clock;
-    this.#ttl = resolved.ttl;
     this.#prefix = namespacePrefix(this.namespace);
     const engine = new CacheEngine(resolved.tiers, { clock: resolved.clock, random: resolved.random, namespace: this.namespace, prefix: this.#prefix });
     this.#engine = engine;
     this.#maxKeyBytes = engine.stack.maxKeyBytes();
-    if (this.#maxKeyBytes < 1) throw new InvalidOptionError('namespace', 'is so long that no key fits: shorten it');
-    const processTier = engine.stack.processTier;
-    this.#peek = processTier?.peekSync ?? processTier?.getSync;
-    this.#pipelines = new Pipelines(resolved.policies, engine.hosts, this.#ttl, resolved.maxAge);
-    this.#maxAge = this.#pipelines.main.maxAge;
+    this.#peek = engine.stack.peek;
+    this.#pipelines = new Pipelines(resolved.policies, engine.hosts, resolved.ttl, resolved.maxAge);
   }
 
   /** True once `close()` was called. */
@@ -89,9 +79,8 @@ export class Cache {
     return this.#getSyncSlow(key, NOT_PEEKED) as T | undefined;
   }
 
-  #getSyncSlow(key: string, peeked: CacheEntry | undefined | typeof NOT_PEEKED): unknown {
-    this.#assertOpen();
-    assertKey(key, this.#maxKeyBytes);
+  #getSyncSlow(key: string, peeked: Peeked): unknown {
+    this.#checkKey(key);
     return this.#engine.stack.readSync(key, this.#clock(), peeked)?.value;
   }
 
@@ -111,17 +100,15 @@ export class Cache {
         this.#hotHits++;
         return Promise.resolve(entry.value as T);
       }
-      return this.#getThroughTiers(key, entry) as Promise<T | undefined>;
+      return this.#fresh(key, entry).then((found) => found?.value as T | undefined);
     }
-    return this.#getThroughTiers(key, NOT_PEEKED) as Promise<T | undefined>;
+    return this.#fresh(key, NOT_PEEKED).then((found) => found?.value as T | undefined);
   }
 
-  async #getThroughTiers(key: string, peeked: CacheEntry | undefined | typeof NOT_PEEKED): Promise<unknown> {
-    this.#assertOpen();
-    assertKey(key, this.#maxKeyBytes);
-    const now = this.#clock();
-    const entry = await this.#engine.stack.lookup(key, this.#prefix + key, now, [], peeked);
-    return entry !== undefined && isFresh(entry, now) ? entry.value : undefined;
+  /** The fresh entry of a checked key on any tier (the slow path of get and has). */
+  async #fresh(key: string, peeked: Peeked): Promise<CacheEntry | undefined> {
+    this.#checkKey(key);
+    return this.#engine.stack.fresh(key, this.#prefix + key, peeked);
   }
 
   /**
@@ -134,11 +121,7 @@ export class Cache {
    */
   async has(key: string): Promise<boolean> {
     // Judged by the entry, not its value: `undefined` is a value that can be cached.
-    this.#assertOpen();
-    assertKey(key, this.#maxKeyBytes);
-    const now = this.#clock();
-    const entry = await this.#engine.stack.lookup(key, this.#prefix + key, now, [], NOT_PEEKED);
-    return entry !== undefined && isFresh(entry, now);
+    return (await this.#fresh(key, NOT_PEEKED)) !== undefined;
   }
 
   /**
@@ -151,10 +134,9 @@ export class Cache {
    * ```
    */
   async set(key: string, value: unknown, options?: SetOptions): Promise<void> {
-    this.#assertOpen();
-    assertKey(key, this.#maxKeyBytes);
+    this.#checkKey(key);
     assertCallOptions('set', options);
-    const { ttl, maxAge } = callDurations(options, this.#ttl, this.#maxAge);
+    const { ttl, maxAge } = this.#pipelines.durations(options);
     await this.#engine.stack.coherence.store(key, this.#prefix + key, makeEntry(value, this.#clock(), ttl, maxAge, 0));
     this.#engine.counters.sets++;
   }
@@ -168,8 +150,7 @@ export class Cache {
    * ```
    */
   async delete(key: string): Promise<void> {
-    this.#assertOpen();
-    assertKey(key, this.#maxKeyBytes);
+    this.#checkKey(key);
     await this.#engine.stack.coherence.remove(key, this.#prefix + key);
     this.#engine.counters.deletes++;
   }
@@ -198,38 +179,24 @@ export class Cache {
    */
   compute<T>(key: string, fn: ComputeFn<T>, options?: ComputeOptions): Promise<T> {
     try {
-      this.#assertOpen();
-      assertKey(key, this.#maxKeyBytes);
+      this.#checkKey(key);
       if (typeof fn !== 'function') throw new InvalidOptionError('compute', 'the second argument must be a function that produces the value');
       assertCallOptions('compute', options);
       const pipeline = this.#pipelines.for(options?.policies);
       const peek = this.#peek;
+      let peeked: Peeked = NOT_PEEKED;
       if (peek !== undefined && !pipeline.seesFreshHits) {
         const entry = peek(key);
         if (entry !== undefined && this.#clock() < entry.freshUntil) {
           this.#hotHits++;
           return Promise.resolve(entry.value as T);
         }
-        return this.#computeThroughPipeline(key, fn as ComputeFn<unknown>, options, pipeline, entry) as Promise<T>;
+        peeked = entry;
       }
-      return this.#computeThroughPipeline(key, fn as ComputeFn<unknown>, options, pipeline, NOT_PEEKED) as Promise<T>;
+      const durations = this.#pipelines.durations(options, pipeline);
+      return this.#engine.compute(pipeline, key, this.#prefix + key, fn as ComputeFn<unknown>, durations, peeked) as Promise<T>;
     } catch (err) {
       return Promise.reject(err);
-    }
-  }
-
-  async #computeThroughPipeline(key: string, fn: ComputeFn<unknown>, options: ComputeOptions | undefined, pipeline: Pipeline, peeked: CacheEntry | undefined | typeof NOT_PEEKED): Promise<unknown> {
-    const { ttl, maxAge } = callDurations(options, this.#ttl, pipeline.maxAge);
-    const storageKey = this.#prefix + key;
-    const now = this.#clock();
-    const observed: Array<number | undefined> = [];
-    const entry = await this.#engine.stack.lookup(key, storageKey, now, observed, peeked);
-    if (entry !== undefined && isFresh(entry, now) && !pipeline.seesFreshHits) return entry.value;
-    this.#engine.foreground++;
-    try {
-      return await pipeline.run(new PipelineCall(this.#engine, key, storageKey, ttl, maxAge, entry, fn, observed));
-    } finally {
-      this.#engine.foreground--;
     }
   }
 
@@ -248,13 +215,10 @@ export class Cache {
     return memoized(this.#memoizeHost, fn, options);
   }
 
-  readonly #memoizeHost = {
+  readonly #memoizeHost: MemoizeHost = {
     assertOpen: () => this.#assertOpen(),
-    prepare: (options: ComputeOptions) => {
-      callDurations(options, this.#ttl, this.#maxAge);
-      this.#pipelines.for(options.policies);
-    },
-    compute: <T>(key: string, fn: ComputeFn<T>, options: ComputeOptions) => this.compute(key, fn, options),
+    prepare: (options) => this.#pipelines.prepare(options),
+    compute: (key, fn, options) => this.compute(key, fn, options),
   };
 
   /**
@@ -267,9 +231,7 @@ export class Cache {
    * ```
    */
   stats(): CacheStats {
-    const counters = this.#engine.counters;
-    counters.processHits = this.#hotHits;
-    return counters.snapshot();
+    return this.#engine.stats(this.#hotHits);
   }
 
   /**
@@ -308,8 +270,9 @@ export class Cache {
    * ```
    */
   close(): Promise<void> {
-    this.#closePromise ??= this.#closeOnce();
-    return this.#closePromise;
+    // The hit paths read `#peek` first thing: without it a closed cache never answers there.
+    this.#peek = undefined;
+    return this.#engine.close();
   }
 
   /**
@@ -324,13 +287,13 @@ export class Cache {
     return this.close();
   }
 
-  #closeOnce(): Promise<void> {
-    // The hit paths read `#peek` first thing: without it a closed cache never answers there.
-    this.#peek = undefined;
-    return this.#engine.close();
-  }
-
   #assertOpen(): void {
     if (this.#engine.closed) throw new CacheClosedError();
+  }
+
+  /** Refuses a call once the cache closed, and a key no tier can take. */
+  #checkKey(key: string): void {
+    this.#assertOpen();
+    assertKey(key, this.#maxKeyBytes);
   }
 }

@@ -1,17 +1,19 @@
-import type { CallEngine } from './call.js';
+import { PipelineCall, type CallEngine } from './call.js';
 import type { Clock, RandomSource } from './clock.js';
 import { Closers } from './closers.js';
 import type { Basis } from './coherence.js';
-import type { CacheEntry } from './entry.js';
+import { isFresh, type CacheEntry } from './entry.js';
 import { AbortedError } from './errors.js';
 import { CacheEventEmitter } from './events.js';
 import { createPolicyHosts, type HostEngine, type PolicyHosts } from './host.js';
 import { instanceId } from './ids.js';
 import { leaseChain } from './lease-chain.js';
 import { localLeaseStore } from './local-leases.js';
-import { StatsCounters } from './stats.js';
+import { StatsCounters, type CacheStats } from './stats.js';
 import type { LeaseStore, Tier } from './tier.js';
-import { TierStack } from './tier-stack.js';
+import { TierStack, type Peeked } from './tier-stack.js';
+import type { Pipeline } from './pipeline.js';
+import type { ComputeFn } from './policy.js';
 import { KeyWakers } from './wakers.js';
 
 /** How long close() waits for background work to notice the abort, ms. */
@@ -37,7 +39,7 @@ export class CacheEngine implements CallEngine, HostEngine {
   readonly leases: LeaseStore;
   readonly hosts: PolicyHosts;
   /** Computes inside the pipeline now, in the foreground. */
-  foreground = 0;
+  private foreground = 0;
   private readonly running = new Set<AbortController>();
   private readonly background = new Set<Promise<unknown>>();
   private readonly closers = new Closers();
@@ -46,6 +48,7 @@ export class CacheEngine implements CallEngine, HostEngine {
   private readonly id = instanceId();
   private tokenSeq = 0;
   #closed = false;
+  private closing: Promise<void> | undefined;
 
   constructor(tiers: readonly Tier[], settings: { readonly clock: Clock; readonly random: RandomSource; readonly namespace: string; readonly prefix: string }) {
     this.clock = settings.clock;
@@ -72,6 +75,12 @@ export class CacheEngine implements CallEngine, HostEngine {
 
   get closed(): boolean {
     return this.#closed;
+  }
+
+  /** The counters as `stats()` shows them, with the hot paths' hits counted by the cache itself. */
+  stats(hotHits: number): CacheStats {
+    this.counters.processHits = hotHits;
+    return this.counters.snapshot();
   }
 
   store(key: string, storageKey: string, entry: CacheEntry, basis: Basis): Promise<boolean> {
@@ -122,8 +131,31 @@ export class CacheEngine implements CallEngine, HostEngine {
     else this.counters.computeErrors++;
   }
 
-  /** Aborts running computes, waits briefly for background work, closes every tier. Once. */
-  async close(): Promise<void> {
+  /**
+   * The slow path of a compute: the walk of the tiers, then (unless it found a fresh entry the
+   * pipeline need not see) the pipeline, counted as a foreground compute so that close() lets it
+   * unwind before the tiers close.
+   */
+  async compute(pipeline: Pipeline, key: string, storageKey: string, fn: ComputeFn<unknown>, durations: { ttl: number; maxAge: number }, peeked: Peeked): Promise<unknown> {
+    const now = this.clock();
+    const observed: Array<number | undefined> = [];
+    const entry = await this.stack.lookup(key, storageKey, now, observed, peeked);
+    if (entry !== undefined && isFresh(entry, now) && !pipeline.seesFreshHits) return entry.value;
+    this.foreground++;
+    try {
+      return await pipeline.run(new PipelineCall(this, key, storageKey, durations.ttl, durations.maxAge, entry, fn, observed));
+    } finally {
+      this.foreground--;
+    }
+  }
+
+  /** Aborts running computes, waits briefly for background work, closes every tier. Once: every call gets the same promise. */
+  close(): Promise<void> {
+    this.closing ??= this.closeOnce();
+    return this.closing;
+  }
+
+  private async closeOnce(): Promise<void> {
     this.#closed = true;
     this.closers.close();
     for (const controller of this.running) controller.abort(new AbortedError('*', 'the cache was closed'));

@@ -46,7 +46,14 @@ export interface MemoizeOptions<A extends unknown[]> extends ComputeOptions {
   readonly key?: (...args: A) => string;
 }
 
-/** What memoize needs of the cache it wraps a function for. */
+/**
+ * What memoize needs of the cache it wraps a function for.
+ *
+ * @example
+ * ```ts
+ * const host: MemoizeHost = { assertOpen: () => {}, prepare: () => {}, compute: (key, fn) => cache.compute(key, fn) };
+ * ```
+ */
 export interface MemoizeHost {
   assertOpen(): void;
   /** Throws now what every call with these options would throw (bad durations or policies). */

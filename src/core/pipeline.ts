@@ -4,7 +4,8 @@ import { HerdcacheError, InvalidOptionError, PolicyConflictError, PolicyContract
 import { isBuiltInEvent } from './events.js';
 import type { PolicyHosts } from './host.js';
 import type { ComputeCall, Policy, PolicyTraits, Stage } from './policy.js';
-import { assertGrandTimeout } from './options.js';
+import type { ComputeOptions, SetOptions } from './memoize.js';
+import { assertGrandTimeout, callDurations } from './options.js';
 import { isCounter } from './stats.js';
 
 /**
@@ -162,6 +163,17 @@ export class Pipelines {
 
   constructor(policies: readonly Policy[], private readonly hosts: PolicyHosts, private readonly ttl: number, baseMaxAge: number) {
     this.main = composePipeline(policies, hosts, this.stages, ttl, baseMaxAge);
+  }
+
+  /** The ttl and grand timeout of one call's entry, stored through `pipeline` (see callDurations). */
+  durations(options: SetOptions | undefined, pipeline: Pipeline = this.main): { ttl: number; maxAge: number } {
+    return callDurations(options, this.ttl, pipeline.maxAge);
+  }
+
+  /** Throws now what every call with these options would throw: bad durations, or policies that do not compose. */
+  prepare(options: ComputeOptions): void {
+    this.durations(options);
+    this.for(options.policies);
   }
 
   /** The cache's pipeline, or the one a call's own `policies` compose into. */

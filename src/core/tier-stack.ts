@@ -1,5 +1,6 @@
 import { Coherence } from './coherence.js';
 import { isFresh, type CacheEntry } from './entry.js';
+import { InvalidOptionError } from './errors.js';
 import type { CacheEventEmitter } from './events.js';
 import type { StatsCounters } from './stats.js';
 import type { Invalidation, LeaseStore, ProcessTier, SharedRead, SharedTier, Tier, TierReport } from './tier.js';
@@ -30,7 +31,8 @@ export interface StackParts {
  * process tier once.
  */
 export const NOT_PEEKED: unique symbol = Symbol('not peeked');
-type Peeked = CacheEntry | undefined | typeof NOT_PEEKED;
+/** The process tier's entry as a hit path found it, or {@link NOT_PEEKED}. */
+export type Peeked = CacheEntry | undefined | typeof NOT_PEEKED;
 
 /**
  * The tiers of one cache, nearest first, and the one walk that reads them: the process tier
@@ -47,6 +49,8 @@ type Peeked = CacheEntry | undefined | typeof NOT_PEEKED;
 export class TierStack {
   readonly tiers: readonly Tier[];
   readonly processTier: ProcessTier | undefined;
+  /** The process tier's raw lookup (no expiry check when it has one), for the cache's hit paths. */
+  readonly peek: ((key: string) => CacheEntry | undefined) | undefined;
   readonly shared: readonly SharedTier[];
   /** The leading shared tiers that can answer synchronously (LMDB): what getSync walks. */
   private readonly syncShared: readonly SharedTier[];
@@ -61,6 +65,7 @@ export class TierStack {
   constructor(tiers: readonly Tier[], private readonly parts: StackParts) {
     this.tiers = tiers;
     this.processTier = tiers[0]?.scope === 'process' ? tiers[0] : undefined;
+    this.peek = this.processTier?.peekSync ?? this.processTier?.getSync;
     this.shared = tiers.filter((t): t is SharedTier => t.scope !== 'process');
     const firstAsync = this.shared.findIndex((t) => t.getSync === undefined);
     this.syncShared = firstAsync === -1 ? this.shared : this.shared.slice(0, firstAsync);
@@ -95,10 +100,15 @@ export class TierStack {
     });
   }
 
-  /** Longest caller's key every tier takes, once shared tiers add the namespace prefix. */
+  /**
+   * Longest caller's key every tier takes, once shared tiers add the namespace prefix; throws
+   * InvalidOptionError if not even one byte is left.
+   */
   maxKeyBytes(): number {
     const prefixBytes = Buffer.byteLength(this.parts.prefix);
-    return Math.min(...this.tiers.map((t) => (t.scope === 'process' ? t.maxKeyBytes : t.maxKeyBytes - prefixBytes)));
+    const most = Math.min(...this.tiers.map((t) => (t.scope === 'process' ? t.maxKeyBytes : t.maxKeyBytes - prefixBytes)));
+    if (most < 1) throw new InvalidOptionError('namespace', 'is so long that no key fits: shorten it');
+    return most;
   }
 
   /** getSync's walk of the tiers that answer synchronously: a fresh entry, counted, or undefined (a miss). */
@@ -143,6 +153,13 @@ export class TierStack {
       }
     }
     return this.walkShared(key, storageKey, now, observed, stale, true);
+  }
+
+  /** The fresh entry of `key` on any tier, walking them as {@link lookup} does; undefined if none is fresh. */
+  async fresh(key: string, storageKey: string, peeked: Peeked): Promise<CacheEntry | undefined> {
+    const now = this.parts.clock();
+    const entry = await this.lookup(key, storageKey, now, [], peeked);
+    return entry !== undefined && isFresh(entry, now) ? entry : undefined;
   }
 
   /**

@@ -20,6 +20,15 @@ function twoProcesses(policy: () => Policy) {
   return [1, 2].map(() => createCache({ ttl: 60_000, lmdb: { path: dir.path }, policies: [policy()] })) as [ReturnType<typeof createCache>, ReturnType<typeof createCache>];
 }
 
+/** Starts a compute of 'page' in `a` that holds the key's lease until `release()`; resolves once it runs. */
+async function heldByA(a: ReturnType<typeof createCache>) {
+  const gate = deferred();
+  let runs = 0;
+  const first = a.compute('page', async () => { runs++; await gate.promise; return 'from a'; });
+  await until(() => runs === 1, 'a computes under the lease');
+  return { first, release: () => gate.resolve(), runs: () => runs };
+}
+
 describe("README's policy example", () => {
   it('is the code README shows', () => {
     const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
@@ -33,14 +42,12 @@ describe("README's policy example", () => {
   it('waiters get the holder\'s value when it comes in time, and nobody computes twice', async () => {
     const [a, b] = twoProcesses(() => impatientBarrier(10_000));
     try {
-      const gate = deferred();
-      let runs = 0;
-      const first = a.compute('page', async () => { runs++; await gate.promise; return 'from a'; });
-      await until(() => runs === 1, 'a computes under the lease');
-      const second = b.compute('page', () => { runs++; return 'from b'; });
-      gate.resolve();
-      assert.deepEqual(await Promise.all([first, second]), ['from a', 'from a']);
-      assert.equal(runs, 1);
+      const held = await heldByA(a);
+      let runsOfB = 0;
+      const second = b.compute('page', () => { runsOfB++; return 'from b'; });
+      held.release();
+      assert.deepEqual(await Promise.all([held.first, second]), ['from a', 'from a']);
+      assert.equal(held.runs() + runsOfB, 1);
       assert.deepEqual(b.stats().policies, { 'impatient-barrier': { gaveUp: 0 } });
     } finally {
       await Promise.all([a.close(), b.close()]);
@@ -50,14 +57,11 @@ describe("README's policy example", () => {
   it('a waiter past its patience computes for itself and counts it', async () => {
     const [a, b] = twoProcesses(() => impatientBarrier(50));
     try {
-      const gate = deferred();
-      let runs = 0;
-      const first = a.compute('page', async () => { runs++; await gate.promise; return 'from a'; });
-      await until(() => runs === 1, 'a computes under the lease');
+      const held = await heldByA(a);
       assert.equal(await b.compute('page', () => 'from b'), 'from b');
       assert.deepEqual(b.stats().policies, { 'impatient-barrier': { gaveUp: 1 } });
-      gate.resolve();
-      assert.equal(await first, 'from a');
+      held.release();
+      assert.equal(await held.first, 'from a');
     } finally {
       await Promise.all([a.close(), b.close()]);
     }

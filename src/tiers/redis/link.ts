@@ -7,6 +7,7 @@
  */
 import type { Redis } from 'ioredis';
 import { StorageError } from '../../core/errors.js';
+import { assertDuration } from '../../core/options.js';
 import { CircuitBreaker } from './breaker.js';
 import { closeConnection, connectionOptions, isReplyError, isTimeout, loadIoredis, withTimeout } from './connection.js';
 import { REDIS_DEFAULTS, type ResolvedRedisOptions } from './options.js';
@@ -152,9 +153,15 @@ export class RedisLink {
 
   /**
    * Resolves once the command connection is up and `following()` holds (the change stream is
-   * followed); rejects with StorageError after `timeout` ms or if the link closes.
+   * followed); rejects with StorageError after `timeout` ms or if the link closes, and with
+   * InvalidOptionError at once for a timeout that is not a duration a timer can wait.
    */
   ready(timeout: number, following: () => boolean): Promise<void> {
+    try {
+      assertDuration('redisTier.ready(timeout)', timeout, true);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     return new Promise<void>((resolve, reject) => {
       const check = (): void => {
         if (this.closing) finish(new StorageError(this.name, 'the Redis tier closed before it was ready'));

@@ -36,7 +36,6 @@ import { InvalidKeyError, StorageError } from '../../core/errors.js';
 import { instanceId } from '../../core/ids.js';
 import { Listeners } from '../../core/listeners.js';
 import { namespaceOf } from '../../core/keys.js';
-import { assertDuration } from '../../core/options.js';
 import type { Invalidation, SharedRead, TierHost, WriteCondition, WriteOutcome } from '../../core/tier.js';
 import { decodeBusMessage, encodeReleaseMessage, ReadGuard } from './bus.js';
 import { isReplyError } from './connection.js';
@@ -144,11 +143,6 @@ class RedisTierImpl implements RedisTier {
   }
 
   ready(timeout = 5_000): Promise<void> {
-    try {
-      assertDuration('redisTier.ready(timeout)', timeout, true);
-    } catch (error) {
-      return Promise.reject(error);
-    }
     return this.link.ready(timeout, () => this.feed.following);
   }
 
