@@ -24,7 +24,9 @@
  *   here, and changes heard from other processes and machines, see `local-ledger.ts`): a compute
  *   keeps a memory copy only if its key did not change after it started, a read copies what it
  *   found only if the key did not change while it read, and a write marks its key both when it
- *   begins and when it ends, so a read that overlapped it never copies the value it replaced.
+ *   begins and when it ends, so a read that overlapped it never copies the value it replaced. A
+ *   write that heard of a change of its key while it ran, or that a shared tier refused, leaves
+ *   memory empty rather than keep either value: which one is newer only the shared tiers know.
  *
  * Bounds. A tombstone is kept for TOMBSTONE_RETENTION; a compute that ran longer than that is not
  * stored (its tombstones may be gone), so the rule holds whatever its duration. Across processes
@@ -103,7 +105,12 @@ export class Coherence {
     // call (the shared tiers encode after an await) cannot slip something unchecked in.
     const copy = encodeCopy(entry.value);
     const snapshot: CacheEntry = { ...entry, value: copy.value };
-    const begun = this.ledger.change(storageKey, true);
+    // The mark is for reads that overlap this write; the observation keeps the ledger recording
+    // until the write returns, so that a change heard meanwhile is not lost on it (the ledger
+    // records nothing while no observation is open).
+    this.ledger.change(storageKey, true);
+    const begun = this.ledger.observe();
+    let keptInMemory = false;
     const failed: SharedTier[] = [];
     let firstError: unknown;
     let took = 0;
@@ -136,11 +143,20 @@ export class Coherence {
         if (took > 0) await this.dropOlderCopies(storageKey, failed);
         throw firstError instanceof StorageError ? firstError : new StorageError('shared', 'the write failed', { key, cause: firstError });
       }
-      if (processTier !== undefined && !this.ledger.changedSince(storageKey, begun)) processTier.set(key, snapshot, copy.bytes);
+      // A change heard while the write was in flight may be older or newer than it: only the
+      // shared tiers know, so memory then keeps nothing and the next read asks them.
+      if (processTier !== undefined && !this.ledger.changedSince(storageKey, begun)) {
+        processTier.set(key, snapshot, copy.bytes);
+        keptInMemory = true;
+      }
       this.parts.landed(storageKey);
       return true;
     } finally {
       this.ledger.change(storageKey, true);
+      this.ledger.release(begun);
+      // Whatever memory held is older than what the shared tiers now hold (this write, or the
+      // newer one that refused it), and a read may have copied it in while the write ran.
+      if (!keptInMemory) processTier?.delete(key);
     }
   }
 
