@@ -16,6 +16,11 @@ import { deferred, settledWithin, PENDING, turns, until, within } from '../fixtu
 const BOUND_MS = 5_000;
 /** Leases that never expire during a test: a caller let through got there by a release. */
 const LONG_LEASE = 600_000;
+/**
+ * The hard timeout of the hanging computes: it runs from the call, lease included, so it must
+ * leave a busy machine time to take the lease and start the function the test watches.
+ */
+const HARD_MS = 400;
 
 const dirs: Array<{ cleanup: () => void }> = [];
 after(() => dirs.forEach((d) => d.cleanup()));
@@ -120,7 +125,7 @@ describe('fault: a compute that throws', () => {
 describe('fault: a compute that hangs', () => {
   it('timeouts({ hard }) rejects with HardTimeoutError (E_HARD_TIMEOUT) and aborts its signal; a compute that honours the signal frees the lease at once and stores nothing', async () => {
     const clock = manualClock();
-    const { a, b, file, close } = pair(clock, [timeouts({ hard: 30 }), barrier({ lease: LONG_LEASE })]);
+    const { a, b, file, close } = pair(clock, [timeouts({ hard: HARD_MS }), barrier({ lease: LONG_LEASE })]);
     try {
       let signal: AbortSignal | undefined;
       const hanging = a.compute('k', (ctx) => {
@@ -148,7 +153,7 @@ describe('fault: a compute that hangs', () => {
 
   it('a compute that ignores its aborted signal: the caller still gets HardTimeoutError in time; the late value is never stored, its failure is counted as a background error, and the lease is released when it finally settles', async () => {
     const clock = manualClock();
-    const { a, b, file, close } = pair(clock, [timeouts({ hard: 30 }), barrier({ lease: LONG_LEASE })]);
+    const { a, b, file, close } = pair(clock, [timeouts({ hard: HARD_MS }), barrier({ lease: LONG_LEASE })]);
     try {
       const late = held(() => 'late');
       await assert.rejects(within(a.compute('k', late.fn), BOUND_MS, 'the hard timeout'), errors.HardTimeoutError);

@@ -7,13 +7,17 @@
  * read snapshot (another process's commit is visible only after that) and reads the records after
  * its cursor, skipping its own. The sweep trims the log's oldest records and writes how far it
  * trimmed: a follower whose cursor lies below that point missed changes it can never read, so it
- * drops every copy (a change of prefix '') and goes on from there. The poll interval
- * (`syncInterval`) bounds how long a memory copy may outlive a change made by another process.
+ * drops every copy (a change of prefix '') and goes on from there; so does one that finds more
+ * than MAX_POLL_RECORDS waiting, which it could not read without stalling its event loop. The
+ * poll interval (`syncInterval`) bounds how long a memory copy may outlive a change made by another process.
  */
 import { Listeners } from '../../core/listeners.js';
 import type { Invalidation } from '../../core/tier.js';
 import type { LmdbEnvironment } from './env.js';
 import { currentVersion } from './versions.js';
+
+/** Records one poll reads at most; a follower further behind drops every copy instead. */
+export const MAX_POLL_RECORDS = 5_000;
 
 /**
  * Follows the change log of one environment for one tier instance, and hands what it reads to the
@@ -43,10 +47,13 @@ export class ChangeFeed {
     try {
       env.root.resetReadTxn();
       const trimmed = env.meta.get('trimmed') ?? 0;
-      if (trimmed > this.cursor) {
-        // Changes this process never saw were trimmed away: drop every copy to be safe.
+      const latest = currentVersion(env);
+      // Changes this process never saw were trimmed away, or so many came at once that reading
+      // them would hold the event loop: dropping every copy covers them all, in one call.
+      const skipTo = latest - this.cursor > MAX_POLL_RECORDS ? latest : trimmed > this.cursor ? trimmed : undefined;
+      if (skipTo !== undefined) {
         this.changes.emit({ prefix: '' }, this.onError);
-        this.cursor = trimmed;
+        this.cursor = skipTo;
       }
       for (const { key, value } of env.log.getRange({ start: this.cursor + 1 })) {
         this.cursor = key;

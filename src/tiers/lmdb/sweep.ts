@@ -1,7 +1,31 @@
-import { TOMBSTONE_RETENTION } from '../../core/coherence.js';
+/*
+ * The sweep of an LMDB file: entries past their grand timeout go, and while the file is over its
+ * bound the oldest entries go too; then the housekeeping of trim.ts (the change log, old stamps,
+ * dead leases).
+ *
+ * Three rules keep its cost in proportion to the work and off the callers' backs:
+ *   - Slices. The sweep reads at most SLICE_ROWS index rows, then removes what they named in
+ *     one transaction, then gives the event loop back before the next slice. No step holds the
+ *     main thread for longer than a slice takes, whatever the file holds: evicting 200k entries
+ *     is many short steps, not one long one.
+ *   - One sweeper per file. Every process sharing the file runs the timer, but a slice claims the
+ *     sweep inside its transaction (a record in the leases database, SWEEP_CLAIM ms long) and a
+ *     process that finds another's claim still running does nothing: the work is done once, not
+ *     once per process. A sweeper that dies loses its claim when it expires.
+ *   - Linear work. The index is ordered by store time, so one walk from its start finds the
+ *     oldest entries for the size bound and, on the way, the expired ones; the expired-only walk
+ *     resumes where the previous sweep stopped. Nothing is looked up in a list per row.
+ *
+ * Every removal is re-checked inside its transaction, so an entry another process just replaced
+ * stays.
+ */
 import { isEntryRecord } from '../../core/entry.js';
 import { transact, type LmdbEnvironment } from './env.js';
 import { FREEING_WRITE } from './headroom.js';
+import { claimedByAnother, claimSweep, yieldTurn } from './sweep-claim.js';
+import { housekeep } from './trim.js';
+
+export { CHANGE_RETENTION, MAX_LOG_RECORDS } from './trim.js';
 
 /**
  * An entry the sweep removed, and why.
@@ -16,24 +40,18 @@ export interface Eviction {
   readonly cause: 'expired' | 'size';
 }
 
-/**
- * How long the change log keeps a change, ms: a process that sleeps longer drops all its copies.
- *
- * @example
- * ```ts
- * CHANGE_RETENTION; // 60_000
- * ```
- */
-export const CHANGE_RETENTION = 60_000;
-/** Index rows examined per sweep, so that a huge file never stalls the event loop. */
-const SCAN_LIMIT = 20_000;
+/** Index rows read, and entries removed at most, per slice (one transaction). */
+export const SLICE_ROWS = 1_000;
+/** Index rows the expired-only walk reads per sweep (in slices); the next sweep goes on from there. */
+const EXPIRY_ROWS_PER_SWEEP = 20_000;
 /** The sweep starts evicting at this share of maxBytes and stops below the lower one. */
 const HIGH_WATER = 0.9;
 const LOW_WATER = 0.75;
-/** Evict-and-measure rounds one sweep may take to get under the bound. */
-const MAX_ROUNDS = 12;
+/** Slices one sweep may take for the size bound: far more than any file needs, but not for ever. */
+const MAX_SIZE_SLICES = 10_000;
 
-const resumeAt = new WeakMap<LmdbEnvironment, [number, string]>();
+type IndexRow = [number, string];
+const resumeAt = new WeakMap<LmdbEnvironment, IndexRow>();
 
 /**
  * Bytes used by the entries and their index (pages times page size).
@@ -53,79 +71,83 @@ export function usedBytes(env: LmdbEnvironment): number {
 }
 
 /**
- * One background pass: removes entries past their grand timeout, then, while the file is over
- * its bound, the oldest entries; trims the change log and drops leases long expired. Every
- * removal is re-checked under the write lock, so an entry another process just replaced stays.
+ * One background pass (see the top of this file). `owner` names the sweeper in its claim.
+ * Resolves with what it evicted; with nothing if another process holds the sweep.
  *
  * @example
  * ```ts
- * const evicted = await sweepEnvironment(env, Date.now(), 1 << 30);
+ * const evicted = await sweepEnvironment(env, Date.now(), 1 << 30, 'a1b2');
  * ```
  */
-export async function sweepEnvironment(env: LmdbEnvironment, now: number, maxBytes: number): Promise<Eviction[]> {
-  // Evicting a share of the entries by count frees fewer pages than it should when the evicted
-  // entries are small or scattered over pages: measure again and go on, a bounded number of times.
+export async function sweepEnvironment(env: LmdbEnvironment, now: number, maxBytes: number, owner = 'sweeper'): Promise<Eviction[]> {
+  env.root.resetReadTxn();
+  if (claimedByAnother(env, owner, now)) return [];
   const evicted: Eviction[] = [];
-  for (let round = 0; round < MAX_ROUNDS; round++) {
-    const batch = await sweepOnce(env, now, maxBytes);
-    evicted.push(...batch);
-    if (batch.length === 0 || usedBytes(env) <= maxBytes * HIGH_WATER) break;
-  }
+  const kept = (await evictExpired(env, now, owner, evicted)) && (await evictForSize(env, now, maxBytes, owner, evicted));
+  if (kept) await housekeep(env, now, owner);
   return evicted;
 }
 
-async function sweepOnce(env: LmdbEnvironment, now: number, maxBytes: number): Promise<Eviction[]> {
-  env.root.resetReadTxn();
-  const expired: Array<[number, string]> = [];
-  let scanned = 0;
-  let last: [number, string] | undefined;
-  const start = resumeAt.get(env);
-  for (const { key, value } of env.byAge.getRange(start === undefined ? {} : { start })) {
-    if (value <= now) expired.push(key);
-    last = key;
-    if (++scanned >= SCAN_LIMIT) break;
-  }
-  if (scanned >= SCAN_LIMIT && last !== undefined) resumeAt.set(env, last);
-  else resumeAt.delete(env);
-
-  const oversized: Array<[number, string]> = [];
-  const used = usedBytes(env);
-  if (used > maxBytes * HIGH_WATER) {
-    const count = (env.byAge.getStats() as { entryCount: number }).entryCount;
-    const share = 1 - (maxBytes * LOW_WATER) / used;
-    const target = Math.max(1, Math.ceil(count * share));
-    for (const key of env.byAge.getKeys({ limit: target + expired.length })) {
-      if (oversized.length >= target) break;
-      if (!expired.some((e) => e[0] === key[0] && e[1] === key[1])) oversized.push(key);
+/** The expired-only walk, from where the last sweep stopped. False if another process took the sweep. */
+async function evictExpired(env: LmdbEnvironment, now: number, owner: string, evicted: Eviction[]): Promise<boolean> {
+  let after = resumeAt.get(env);
+  for (let read = 0; read < EXPIRY_ROWS_PER_SWEEP; ) {
+    env.root.resetReadTxn();
+    const expired: IndexRow[] = [];
+    let rows = 0;
+    for (const { key, value } of env.byAge.getRange(after === undefined ? { limit: SLICE_ROWS } : { start: after, limit: SLICE_ROWS + 1 })) {
+      // getRange's start is inclusive: the row the last slice ended on was read already.
+      if (after !== undefined && key[0] === after[0] && key[1] === after[1]) continue;
+      if (value <= now) expired.push(key);
+      after = key;
+      rows++;
     }
+    if (rows === 0) {
+      resumeAt.delete(env);
+      return true;
+    }
+    read += rows;
+    resumeAt.set(env, after!);
+    if (expired.length === 0) {
+      await yieldTurn();
+      continue;
+    }
+    const slice = await removeSlice(env, now, owner, expired, 'expired');
+    if (slice === undefined) return false;
+    evicted.push(...slice);
   }
+  return true;
+}
 
-  const oldChanges: number[] = [];
-  for (const { key, value } of env.log.getRange({})) {
-    // A record from "the future" was written before the wall clock was stepped back: it is as
-    // old as the step, not new, so the log cannot grow for as long as the step was.
-    if (value.t >= now - CHANGE_RETENTION && value.t <= now + CHANGE_RETENTION) break;
-    oldChanges.push(key);
-    if (oldChanges.length >= SCAN_LIMIT) break;
+/** Evicts the oldest entries (expired or not) until the file is under its bound. False if another process took the sweep. */
+async function evictForSize(env: LmdbEnvironment, now: number, maxBytes: number, owner: string, evicted: Eviction[]): Promise<boolean> {
+  for (let slices = 0; slices < MAX_SIZE_SLICES; slices++) {
+    env.root.resetReadTxn();
+    const used = usedBytes(env);
+    if (used <= maxBytes * HIGH_WATER) return true;
+    // Evicting a share of the entries by count frees fewer pages than it should when the evicted
+    // entries are small or scattered over pages: the bytes are measured again after each slice.
+    const count = (env.byAge.getStats() as { entryCount: number }).entryCount;
+    const target = Math.min(SLICE_ROWS, Math.max(1, Math.ceil(count * (1 - (maxBytes * LOW_WATER) / used))));
+    const rows = [...env.byAge.getKeys({ limit: target })];
+    if (rows.length === 0) return true;
+    const slice = await removeSlice(env, now, owner, rows, 'size');
+    if (slice === undefined) return false;
+    evicted.push(...slice);
   }
-  // Kept twice the retention: a compute that ran longer than it is not stored anyway, and the
-  // margin absorbs a wall clock stepped forward.
-  const oldStamps = (db: LmdbEnvironment['tombstones']): string[] => {
-    const found: string[] = [];
-    for (const { key, value } of db.getRange({ limit: SCAN_LIMIT })) if (value.t < now - 2 * TOMBSTONE_RETENTION) found.push(key);
-    return found;
-  };
-  const oldTombstones = oldStamps(env.tombstones);
-  const oldClears = oldStamps(env.clears);
-  const deadLeases: string[] = [];
-  for (const { key, value } of env.leases.getRange({})) {
-    if (value.expiresAt < now - CHANGE_RETENTION) deadLeases.push(key);
-  }
-  if (expired.length + oversized.length + oldChanges.length + deadLeases.length + oldTombstones.length + oldClears.length === 0) return [];
+  return true;
+}
 
+/**
+ * Removes the entries the rows name, in one transaction that claims the sweep first; undefined
+ * (nothing removed) if another process holds the claim. For the size bound every named entry
+ * goes; otherwise only those past their grand timeout, as their record (not the row) says.
+ */
+function removeSlice(env: LmdbEnvironment, now: number, owner: string, rows: readonly IndexRow[], pass: Eviction['cause']): Promise<Eviction[] | undefined> {
   return transact(env, env.entries, () => {
+    if (!claimSweep(env, owner, now)) return undefined;
     const evicted: Eviction[] = [];
-    const evict = (index: [number, string], cause: Eviction['cause']): void => {
+    for (const index of rows) {
       const [storedAt, key] = index;
       let record: unknown;
       try {
@@ -134,26 +156,16 @@ async function sweepOnce(env: LmdbEnvironment, now: number, maxBytes: number): P
         record = undefined;
       }
       // A row whose record is gone or was replaced is stale. A record stored again within the same
-      // millisecond shares its row, which the scan saw with the old expiry: the row stays.
+      // millisecond shares its row, which the walk saw with the old expiry: the row stays.
       if (!isEntryRecord(record) || record.storedAt !== storedAt) {
         env.byAge.remove(index);
-        return;
+        continue;
       }
-      if (cause === 'expired' && record.staleUntil > now) return;
+      const expired = record.staleUntil <= now;
+      if (!expired && pass === 'expired') continue;
       env.byAge.remove(index);
       env.entries.remove(key);
-      evicted.push({ key, cause });
-    };
-    for (const index of expired) evict(index, 'expired');
-    for (const index of oversized) evict(index, 'size');
-    for (const key of oldChanges) env.log.remove(key);
-    for (const key of oldTombstones) if ((env.tombstones.get(key)?.t ?? now) < now - 2 * TOMBSTONE_RETENTION) env.tombstones.remove(key);
-    for (const key of oldClears) if ((env.clears.get(key)?.t ?? now) < now - 2 * TOMBSTONE_RETENTION) env.clears.remove(key);
-    const trimmedThrough = oldChanges.at(-1);
-    if (trimmedThrough !== undefined) env.meta.put('trimmed', Math.max(trimmedThrough, env.meta.get('trimmed') ?? 0));
-    for (const key of deadLeases) {
-      const lease = env.leases.get(key);
-      if (lease !== undefined && lease.expiresAt < now - CHANGE_RETENTION) env.leases.remove(key);
+      evicted.push({ key, cause: expired ? 'expired' : 'size' });
     }
     return evicted;
   }, FREEING_WRITE);

@@ -219,7 +219,7 @@ class LmdbTier implements SharedTier {
     const env = this.env;
     if (env === undefined) return;
     try {
-      const evicted = await sweepEnvironment(env, this.host.clock(), this.maxBytes);
+      const evicted = await sweepEnvironment(env, this.host.clock(), this.maxBytes, this.instance);
       for (const e of evicted) this.host.report({ type: 'evict', key: e.key, cause: e.cause });
       await keepReserve(env);
     } catch (error) {
