@@ -41,7 +41,7 @@ export interface Eviction {
 }
 
 /** Index rows read, and entries removed at most, per slice (one transaction). */
-export const SLICE_ROWS = 1_000;
+export const SLICE_ROWS = 250;
 /** Index rows the expired-only walk reads per sweep (in slices); the next sweep goes on from there. */
 const EXPIRY_ROWS_PER_SWEEP = 20_000;
 /** The sweep starts evicting at this share of maxBytes and stops below the lower one. */

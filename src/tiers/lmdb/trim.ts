@@ -37,7 +37,7 @@ export const CHANGE_RETENTION = 60_000;
  */
 export const MAX_LOG_RECORDS = 100_000;
 /** Records removed at most per transaction. */
-const TRIM_SLICE = 2_000;
+const TRIM_SLICE = 1_000;
 /** Rows of each stamp database and of the leases read per sweep; the next sweep goes on from there. */
 const STAMP_ROWS_PER_SWEEP = 20_000;
 
