@@ -23,6 +23,7 @@ import { isEntryRecord } from '../../core/entry.js';
 import { transact, type LmdbEnvironment } from './env.js';
 import { FREEING_WRITE } from './headroom.js';
 import { claimedByAnother, claimSweep, yieldTurn } from './sweep-claim.js';
+import { resumableSlices, type RangeReader } from './slices.js';
 import { housekeep } from './trim.js';
 
 export { CHANGE_RETENTION, MAX_LOG_RECORDS } from './trim.js';
@@ -51,7 +52,7 @@ const LOW_WATER = 0.75;
 const MAX_SIZE_SLICES = 10_000;
 
 type IndexRow = [number, string];
-const resumeAt = new WeakMap<LmdbEnvironment, IndexRow>();
+const resumeAt = new WeakMap<object, IndexRow>();
 
 /**
  * Bytes used by the entries and their index (pages times page size).
@@ -90,33 +91,22 @@ export async function sweepEnvironment(env: LmdbEnvironment, now: number, maxByt
 
 /** The expired-only walk, from where the last sweep stopped. False if another process took the sweep. */
 async function evictExpired(env: LmdbEnvironment, now: number, owner: string, evicted: Eviction[]): Promise<boolean> {
-  let after = resumeAt.get(env);
-  for (let read = 0; read < EXPIRY_ROWS_PER_SWEEP; ) {
-    env.root.resetReadTxn();
-    const expired: IndexRow[] = [];
-    let rows = 0;
-    for (const { key, value } of env.byAge.getRange(after === undefined ? { limit: SLICE_ROWS } : { start: after, limit: SLICE_ROWS + 1 })) {
-      // getRange's start is inclusive: the row the last slice ended on was read already.
-      if (after !== undefined && key[0] === after[0] && key[1] === after[1]) continue;
-      if (value <= now) expired.push(key);
-      after = key;
-      rows++;
-    }
-    if (rows === 0) {
-      resumeAt.delete(env);
-      return true;
-    }
-    read += rows;
-    resumeAt.set(env, after!);
+  const rows = env.byAge as unknown as RangeReader<IndexRow, number>;
+  for await (const slice of resumableSlices(env, rows, resumeAt, SLICE_ROWS, EXPIRY_ROWS_PER_SWEEP, sameRow)) {
+    const expired = slice.filter((row) => row.value <= now).map((row) => row.key);
     if (expired.length === 0) {
       await yieldTurn();
       continue;
     }
-    const slice = await removeSlice(env, now, owner, expired, 'expired');
-    if (slice === undefined) return false;
-    evicted.push(...slice);
+    const removed = await removeSlice(env, now, owner, expired, 'expired');
+    if (removed === undefined) return false;
+    evicted.push(...removed);
   }
   return true;
+}
+
+function sameRow(a: IndexRow, b: IndexRow): boolean {
+  return a[0] === b[0] && a[1] === b[1];
 }
 
 /** Evicts the oldest entries (expired or not) until the file is under its bound. False if another process took the sweep. */

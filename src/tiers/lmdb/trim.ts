@@ -15,6 +15,7 @@ import { TOMBSTONE_RETENTION } from '../../core/coherence.js';
 import { transact, type ChangeStamp, type LmdbEnvironment } from './env.js';
 import { FREEING_WRITE } from './headroom.js';
 import { claimSweep, yieldTurn } from './sweep-claim.js';
+import { resumableSlices, type RangeReader } from './slices.js';
 import { currentVersion } from './versions.js';
 
 /**
@@ -93,24 +94,9 @@ async function trimLog(env: LmdbEnvironment, now: number, owner: string): Promis
  * where the last one stopped; each removal is judged again inside its transaction.
  */
 async function trimByScan<V>(env: LmdbEnvironment, db: LmdbEnvironment['tombstones'] | LmdbEnvironment['leases'], isOld: (value: V) => boolean, now: number, owner: string): Promise<boolean> {
-  const typed = db as unknown as { getRange(o: object): Iterable<{ key: string; value: V }>; get(k: string): V | undefined; remove(k: string): unknown };
-  let after = stampResume.get(db);
-  for (let read = 0; read < STAMP_ROWS_PER_SWEEP; ) {
-    env.root.resetReadTxn();
-    const doomed: string[] = [];
-    let rows = 0;
-    for (const { key, value } of typed.getRange(after === undefined ? { limit: TRIM_SLICE } : { start: after, limit: TRIM_SLICE + 1 })) {
-      if (key === after) continue;
-      if (isOld(value)) doomed.push(key);
-      after = key;
-      rows++;
-    }
-    if (rows === 0) {
-      stampResume.delete(db);
-      return true;
-    }
-    read += rows;
-    stampResume.set(db, after!);
+  const typed = db as unknown as RangeReader<string, V> & { get(key: string): V | undefined; remove(key: string): unknown };
+  for await (const slice of resumableSlices(env, typed, stampResume, TRIM_SLICE, STAMP_ROWS_PER_SWEEP, (a, b) => a === b)) {
+    const doomed = slice.filter((row) => isOld(row.value)).map((row) => row.key);
     if (doomed.length === 0) {
       await yieldTurn();
       continue;
