@@ -5,12 +5,13 @@
 // `ulimit -f`): a set fails with StorageError (E_STORAGE) and the same cache keeps serving the
 // values committed before, through getSync, get and compute, with no unhandled rejection.
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it } from 'node:test';
 import { open } from 'lmdb';
 import { createCache } from '../../src/index.js';
+import { bootId } from '../../src/tiers/lmdb/boot.js';
 import { openEntries } from '../../src/tiers/lmdb/seal.js';
 import { startEngineWorker, type EngineWorker } from '../fixtures/engine-worker.js';
 import { startFaultWorker, type FaultWorker, type WorkerError } from '../fixtures/fault-worker.js';
@@ -268,30 +269,37 @@ describe('faults with real processes', () => {
     assert.deepEqual(await opener.exited, { code: 0, signal: null });
   });
 
-  it('disk full: two processes computing one cold key under barrier() never compute it at the same time (the leases fall back to links that need no free space)', async (t) => {
-    const dir = tempDir('herdcache-full-barrier');
-    const a = await startFaultWorker({ path: dir.path, barrier: true }, 4_096);
-    const b = await startFaultWorker({ path: dir.path, barrier: true }, 4_096);
-    t.after(async () => {
-      await Promise.all([a.kill('SIGKILL'), b.kill('SIGKILL')]);
-      dir.cleanup();
-    });
-    // Fill the file up to its limit, then with the smallest commits there are, so that no commit,
-    // not even a lease's, finds room: the leases must fall back to links.
-    assert.ok((await fillToTheBrim(a)).length > 0, 'the file filled up');
-    await a.call({ op: 'fillWithTinyCommits' });
-    type Run = { value: unknown; ran: boolean; startedAt?: number; endedAt?: number };
-    for (let round = 0; round < 3; round++) {
-      const runs = (await Promise.all([a, b].map((w) => w.call({ op: 'slowCompute', key: `cold${round}`, value: 'v', ms: 300 }, 20_000)))) as Run[];
-      for (const r of runs) assert.equal(r.value, 'v');
-      const ran = runs.filter((r) => r.ran);
-      if (ran.length === 2) {
-        const [x, y] = ran as [Run, Run];
-        const overlap = x.startedAt! < y.endedAt! && y.startedAt! < x.endedAt!;
-        assert.equal(overlap, false, `round ${round}: both processes computed at once (${x.startedAt}-${x.endedAt} and ${y.startedAt}-${y.endedAt})`);
+  for (const leaseFile of ['usable', 'unusable'] as const) {
+    const how = leaseFile === 'usable' ? 'the leases live in the coordination file, which needs no room in the data file' : 'with no usable coordination file either, the leases fall back to links that need no free space';
+    it(`disk full: two processes computing one cold key under barrier() never compute it at the same time (${how})`, async (t) => {
+      const dir = tempDir('herdcache-full-barrier');
+      // Where the coordination file would be, a directory: LMDB cannot open it, as on a disk
+      // too full to create it.
+      const coordination = join(dir.path, bootId() === undefined ? 'leases.mdb' : `leases-${bootId()}.mdb`);
+      if (leaseFile === 'unusable') mkdirSync(coordination);
+      const a = await startFaultWorker({ path: dir.path, barrier: true }, 4_096);
+      const b = await startFaultWorker({ path: dir.path, barrier: true }, 4_096);
+      t.after(async () => {
+        await Promise.all([a.kill('SIGKILL'), b.kill('SIGKILL')]);
+        dir.cleanup();
+      });
+      // Fill the file up to its limit, then with the smallest commits there are, so that no commit
+      // of the data file finds room.
+      assert.ok((await fillToTheBrim(a)).length > 0, 'the file filled up');
+      await a.call({ op: 'fillWithTinyCommits' });
+      type Run = { value: unknown; ran: boolean; startedAt?: number; endedAt?: number };
+      for (let round = 0; round < 3; round++) {
+        const runs = (await Promise.all([a, b].map((w) => w.call({ op: 'slowCompute', key: `cold${round}`, value: 'v', ms: 300 }, 20_000)))) as Run[];
+        for (const r of runs) assert.equal(r.value, 'v');
+        const ran = runs.filter((r) => r.ran);
+        if (ran.length === 2) {
+          const [x, y] = ran as [Run, Run];
+          const overlap = x.startedAt! < y.endedAt! && y.startedAt! < x.endedAt!;
+          assert.equal(overlap, false, `round ${round}: both processes computed at once (${x.startedAt}-${x.endedAt} and ${y.startedAt}-${y.endedAt})`);
+        }
       }
-    }
-    assert.ok(existsSync(join(dir.path, 'leases')), 'the leases fell back to links: the case under test happened');
-    assert.deepEqual([a.unhandled, b.unhandled], [[], []]);
-  });
+      assert.equal(existsSync(join(dir.path, 'leases')), leaseFile === 'unusable', leaseFile === 'unusable' ? 'the leases fell back to links: the case under test happened' : 'the coordination file took the leases');
+      assert.deepEqual([a.unhandled, b.unhandled], [[], []]);
+    });
+  }
 });

@@ -20,7 +20,7 @@ describe('lmdbLeaseStore', () => {
 
   before(() => {
     env = acquireEnvironment(dir.path, 16 * 1024 * 1024);
-    leases = lmdbLeaseStore(() => env, clock, (_env, key) => announced.push(key));
+    leases = lmdbLeaseStore(() => env.coordination.get(), clock, (_coordination, key) => announced.push(key));
   });
   after(async () => {
     await releaseEnvironment(env);

@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { InvalidOptionError, StorageError } from '../../core/errors.js';
 import { open, type Database, type RootDatabase } from 'lmdb';
+import { LazyCoordination } from './coordination.js';
 import { Headroom, SMALL_WRITE, type RoomClaim } from './headroom.js';
 import { checkEnvironmentFile, markChecked, quarantineNow, type FileFinding } from './probe.js';
 import { openEntries, STRUCTURES_KEY } from './seal.js';
@@ -24,8 +25,10 @@ export interface LmdbEnvironment {
   readonly entries: Database<unknown, string>;
   /** [storedAt, storage key] -> staleUntil: the sweep's and the size bound's order. */
   readonly byAge: Database<number, [number, string]>;
-  /** storage key -> { token, expiresAt }. */
+  /** storage key (or the sweep's claim) -> { token, expiresAt }: in the coordination file (coordination.ts). */
   readonly leases: Database<{ token: string; expiresAt: number }, string>;
+  /** The coordination file beside this one: leases, the sweep's claim, released leases. */
+  readonly coordination: LazyCoordination;
   /** version -> change made by one cache instance, read by the others (see versions.ts). */
   readonly log: Database<ChangeRecord, number>;
   /** storage key -> the version (and cluster version) of its last delete, kept for a while. */
@@ -143,7 +146,6 @@ function openDatabases(absolute: string, mapSize: number, finding: FileFinding |
     const databases = {
       entries: openEntries(root),
       byAge: root.openDB<number, [number, string]>('by-age', {}),
-      leases: root.openDB<{ token: string; expiresAt: number }, string>('leases', {}),
       log: root.openDB<ChangeRecord, number>('change-log', {}),
       tombstones: root.openDB<ChangeStamp, string>('tombstones', {}),
       clears: root.openDB<ChangeStamp, string>('clears', {}),
@@ -153,7 +155,19 @@ function openDatabases(absolute: string, mapSize: number, finding: FileFinding |
     };
     const site = siteOf(meta, root);
     const room = new Headroom(join(absolute, 'data.mdb'), root, () => Object.values(databases));
-    return { path: absolute, root, ...databases, fileFinding: finding, site, room };
+    const coordination = new LazyCoordination(absolute);
+    return {
+      path: absolute,
+      root,
+      ...databases,
+      coordination,
+      get leases() {
+        return coordination.get().leases;
+      },
+      fileFinding: finding,
+      site,
+      room,
+    };
   } catch (error) {
     // Closed before the file is moved aside: nothing may read this environment any more.
     void root.close().catch(() => undefined);
@@ -246,6 +260,7 @@ export async function releaseEnvironment(env: LmdbEnvironment): Promise<void> {
   open_.delete(env.path);
   await env.root.committed;
   await env.root.close();
+  await env.coordination.close();
   env.room.close();
   // Closed cleanly: the next process to open it on this boot need not probe it unless it changes.
   markChecked(env.path);

@@ -1,50 +1,63 @@
 import type { Clock } from '../../core/clock.js';
 import type { Lease, LeaseGrant, LeaseStore } from '../../core/tier.js';
-import { transact, type LmdbEnvironment } from './env.js';
+import { inLeaseTransaction, type Coordination } from './coordination.js';
 
 /**
- * The machine-wide lease store of an LMDB file: a lease is a record (owner token, expiry) taken
- * and released in write transactions, so every process of the machine agrees on its holder. A
- * release is logged as a change (`announce`), so that waiters in other processes look again at
- * once instead of at their next poll.
+ * The machine-wide lease store of an LMDB directory: a lease is a record (owner token, expiry) in
+ * its coordination file (coordination.ts), taken and released in write transactions, so every
+ * process of the machine agrees on its holder. A release is logged (`announce`), so that waiters
+ * in other processes look again at once instead of at their next poll.
  *
  * @example
  * ```ts
- * const leases = lmdbLeaseStore(() => env, Date.now, (env, key) => recordChange(env, { o: id, t: Date.now(), r: key }));
+ * const leases = lmdbLeaseStore(() => env.coordination.get(), Date.now, (c, key) => recordRelease(c, { o: id, t: Date.now(), r: key }));
  * const grant = await leases.acquire('0::page', 'token', 10_000);
  * ```
  */
-export function lmdbLeaseStore(open: () => LmdbEnvironment, clock: Clock, announce: (env: LmdbEnvironment, key: string) => void): LeaseStore {
+export function lmdbLeaseStore(open: () => Coordination, clock: Clock, announce: (coordination: Coordination, key: string) => void): LeaseStore {
   return {
     scope: 'machine',
     acquire(key, token, ttl): Promise<LeaseGrant> {
-      const env = open();
-      return transact(env, env.leases, (): LeaseGrant => {
-        const now = clock();
-        const current = env.leases.get(key);
-        if (current !== undefined && current.expiresAt > now) return { acquired: false, holder: { key, ...current } };
-        const lease: Lease = { key, token, expiresAt: now + ttl };
-        env.leases.put(key, { token, expiresAt: lease.expiresAt });
-        return { acquired: true, lease, tookOver: current !== undefined };
-      });
+      return opened(open, (c) =>
+        inLeaseTransaction(c, (): LeaseGrant => {
+          const now = clock();
+          const current = c.leases.get(key);
+          if (current !== undefined && current.expiresAt > now) return { acquired: false, holder: { key, ...current } };
+          const lease: Lease = { key, token, expiresAt: now + ttl };
+          c.leases.put(key, { token, expiresAt: lease.expiresAt });
+          return { acquired: true, lease, tookOver: current !== undefined };
+        }),
+      );
     },
     release(key, token): Promise<boolean> {
-      const env = open();
-      return transact(env, env.leases, () => {
-        if (env.leases.get(key)?.token !== token) return false;
-        env.leases.remove(key);
-        announce(env, key);
-        return true;
-      });
+      return opened(open, (c) =>
+        inLeaseTransaction(c, () => {
+          if (c.leases.get(key)?.token !== token) return false;
+          c.leases.remove(key);
+          announce(c, key);
+          return true;
+        }),
+      );
     },
     holder(key) {
       // A fresh snapshot: a waiter, or the link fallback's check, must see the latest commit.
-      const env = open();
-      env.root.resetReadTxn();
-      const current = env.leases.get(key);
+      const c = open();
+      c.root.resetReadTxn();
+      const current = c.leases.get(key);
       return current !== undefined && current.expiresAt > clock() ? { key, ...current } : undefined;
     },
   };
+}
+
+/** Runs `step` on the coordination file; a file that cannot be opened rejects, never throws. */
+function opened<T>(open: () => Coordination, step: (coordination: Coordination) => Promise<T>): Promise<T> {
+  let coordination: Coordination;
+  try {
+    coordination = open();
+  } catch (error) {
+    return Promise.reject(error);
+  }
+  return step(coordination);
 }
 
 /**

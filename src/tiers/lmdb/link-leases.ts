@@ -7,7 +7,7 @@
  * over by removing it only if it still names the expired holder, then linking anew.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, readlinkSync, symlinkSync, unlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, readlinkSync, symlinkSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Clock } from '../../core/clock.js';
 import type { Lease, LeaseGrant, LeaseStore } from '../../core/tier.js';
@@ -29,6 +29,9 @@ export function linkLeaseStore(dir: string, clock: Clock): LeaseStore {
   const folder = join(dir, 'leases');
   const linkOf = (key: string): string => join(folder, createHash('sha256').update(key).digest('hex').slice(0, 40));
   const read = (key: string): Lease | undefined => {
+    // Until a full disk made some process fall back, there is no folder: one stat says so, where
+    // a readlink would throw (and build an error) on every lease of every cold compute.
+    if (!existsSync(folder)) return undefined;
     let target: string;
     try {
       target = readlinkSync(linkOf(key));

@@ -11,7 +11,7 @@ import { copyFileSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { open } from 'lmdb';
 
-const DATABASES = ['by-age', 'leases', 'change-log', 'tombstones', 'clears', 'meta', 'checkpoints', 'reserve'];
+const DATABASES = ['by-age', 'change-log', 'tombstones', 'clears', 'meta', 'checkpoints', 'reserve'];
 const path = process.argv[2] ?? '';
 const NEIGHBOUR = Buffer.from([0]);
 

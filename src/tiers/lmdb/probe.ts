@@ -15,6 +15,7 @@
  * What this cannot see: damage that happens after the probe (a disk failing while the file is in
  * use) and flipped bits inside a value that still decodes (the record decodes to another value).
  */
+import { bootId } from './boot.js';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -44,13 +45,9 @@ const PROBE_TIMEOUT = 120_000;
 /** LMDB's two meta pages at the default 4 KiB page size. */
 const META_PAGES_BYTES = 8192;
 
-function bootId(): string {
-  try {
-    return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
-  } catch {
-    // Without a boot id, every process probes its first open.
-    return `process-${process.pid}`;
-  }
+/** This boot's id; without one, every process probes its first open. */
+function bootMark(): string {
+  return bootId() ?? `process-${process.pid}`;
 }
 
 /** Which file, and as it was: a change since the last check (a write, a truncation) shows here. */
@@ -93,7 +90,7 @@ export function markChecked(dir: string): void {
   if (inode === undefined) return;
   const temp = join(dir, `${MARKER}.${process.pid}.tmp`);
   try {
-    writeFileSync(temp, JSON.stringify({ boot: bootId(), inode }));
+    writeFileSync(temp, JSON.stringify({ boot: bootMark(), inode }));
     renameSync(temp, join(dir, MARKER));
   } catch {
     // A read-only directory: the next process probes again.
@@ -104,7 +101,7 @@ export function markChecked(dir: string): void {
 function checkedAlready(dir: string, inode: string): boolean {
   try {
     const marker = JSON.parse(readFileSync(join(dir, MARKER), 'utf8')) as { boot?: unknown; inode?: unknown };
-    return marker.boot === bootId() && marker.inode === inode;
+    return marker.boot === bootMark() && marker.inode === inode;
   } catch {
     return false;
   }

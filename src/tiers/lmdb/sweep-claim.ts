@@ -1,7 +1,8 @@
+import { inLeaseTransaction, type Coordination } from './coordination.js';
 import type { LmdbEnvironment } from './env.js';
 
 /**
- * The leases-database record of the sweep's claim. No storage key starts with a NUL (every one
+ * The coordination file's record of the sweep's claim. No storage key starts with a NUL (every one
  * starts with its namespace), so it cannot be a key's lease.
  */
 const SWEEP_CLAIM_KEY = '\u0000sweep';
@@ -9,8 +10,9 @@ const SWEEP_CLAIM_KEY = '\u0000sweep';
 export const SWEEP_CLAIM = 5_000;
 
 /**
- * Whether another sweeper's claim on this file is still running (read from the current snapshot):
- * then this process leaves the sweep to it.
+ * Whether another sweeper's claim on this file is still running (read from a fresh snapshot of
+ * the coordination file): then this process leaves the sweep to it. A coordination file that
+ * cannot be opened claims nothing.
  *
  * @example
  * ```ts
@@ -18,23 +20,48 @@ export const SWEEP_CLAIM = 5_000;
  * ```
  */
 export function claimedByAnother(env: LmdbEnvironment, owner: string, now: number): boolean {
-  const claim = env.leases.get(SWEEP_CLAIM_KEY);
+  let coordination: Coordination;
+  try {
+    coordination = env.coordination.get();
+  } catch {
+    return false;
+  }
+  coordination.root.resetReadTxn();
+  return heldByAnother(coordination, owner, now);
+}
+
+function heldByAnother(coordination: Coordination, owner: string, now: number): boolean {
+  const claim = coordination.leases.get(SWEEP_CLAIM_KEY);
   return claim !== undefined && claim.token !== owner && claim.expiresAt > now;
 }
 
 /**
- * Inside a write transaction: claims (or renews) the sweep for `owner`; false if another's claim
- * is still running, and then the slice must do nothing.
+ * Claims (or renews) the sweep for `owner` before a slice writes; false if another's claim is
+ * still running, and then the slice must do nothing. Without a coordination file (it cannot be
+ * opened) the sweep goes on unclaimed: removals are judged again in their own transactions, so
+ * two sweepers only do the work twice.
  *
  * @example
  * ```ts
- * transact(env, env.entries, () => { if (!claimSweep(env, 'a1b2', now)) return undefined; ... });
+ * if (!(await claimSweep(env, 'a1b2', now))) return undefined;
  * ```
  */
-export function claimSweep(env: LmdbEnvironment, owner: string, now: number): boolean {
-  if (claimedByAnother(env, owner, now)) return false;
-  env.leases.put(SWEEP_CLAIM_KEY, { token: owner, expiresAt: now + SWEEP_CLAIM });
-  return true;
+export async function claimSweep(env: LmdbEnvironment, owner: string, now: number): Promise<boolean> {
+  let coordination: Coordination;
+  try {
+    coordination = env.coordination.get();
+  } catch {
+    return true;
+  }
+  try {
+    return await inLeaseTransaction(coordination, () => {
+      if (heldByAnother(coordination, owner, now)) return false;
+      coordination.leases.put(SWEEP_CLAIM_KEY, { token: owner, expiresAt: now + SWEEP_CLAIM });
+      return true;
+    });
+  } catch {
+    return true;
+  }
 }
 
 /**

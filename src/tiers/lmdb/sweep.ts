@@ -8,9 +8,9 @@
  *     one transaction, then gives the event loop back before the next slice. No step holds the
  *     main thread for longer than a slice takes, whatever the file holds: evicting 200k entries
  *     is many short steps, not one long one.
- *   - One sweeper per file. Every process sharing the file runs the timer, but a slice claims the
- *     sweep inside its transaction (a record in the leases database, SWEEP_CLAIM ms long) and a
- *     process that finds another's claim still running does nothing: the work is done once, not
+ *   - One sweeper per file. Every process sharing the file runs the timer, but each slice first
+ *     claims the sweep (a record in the coordination file, SWEEP_CLAIM ms long) and a process
+ *     that finds another's claim still running does nothing: the work is done once, not
  *     once per process. A sweeper that dies loses its claim when it expires.
  *   - Linear work. The index is ordered by store time, so one walk from its start finds the
  *     oldest entries for the size bound and, on the way, the expired ones; the expired-only walk
@@ -129,13 +129,13 @@ async function evictForSize(env: LmdbEnvironment, now: number, maxBytes: number,
 }
 
 /**
- * Removes the entries the rows name, in one transaction that claims the sweep first; undefined
+ * Removes the entries the rows name, in one transaction, once the sweep is claimed; undefined
  * (nothing removed) if another process holds the claim. For the size bound every named entry
  * goes; otherwise only those past their grand timeout, as their record (not the row) says.
  */
-function removeSlice(env: LmdbEnvironment, now: number, owner: string, rows: readonly IndexRow[], pass: Eviction['cause']): Promise<Eviction[] | undefined> {
+async function removeSlice(env: LmdbEnvironment, now: number, owner: string, rows: readonly IndexRow[], pass: Eviction['cause']): Promise<Eviction[] | undefined> {
+  if (!(await claimSweep(env, owner, now))) return undefined;
   return transact(env, env.entries, () => {
-    if (!claimSweep(env, owner, now)) return undefined;
     const evicted: Eviction[] = [];
     for (const index of rows) {
       const [storedAt, key] = index;

@@ -5,6 +5,7 @@ import { instanceId } from '../../core/ids.js';
 import { ChangeFeed } from './feed.js';
 import type { Checkpoints, Invalidation, LeaseStore, SharedRead, SharedTier, TierHost, WriteCondition, WriteOutcome } from '../../core/tier.js';
 import { acquireEnvironment, countEntries, releaseEnvironment, transact, type LmdbEnvironment } from './env.js';
+import { recordRelease } from './coordination.js';
 import { lmdbLeaseStore, withLinkFallback } from './leases.js';
 import { linkLeaseStore } from './link-leases.js';
 import { sweepEnvironment } from './sweep.js';
@@ -59,9 +60,9 @@ class LmdbTier implements SharedTier {
   ) {
     this.leases = withLinkFallback(
       lmdbLeaseStore(
-        () => this.open(),
+        () => this.open().coordination.get(),
         () => this.host.clock(),
-        (env, key) => recordChange(env, { o: this.instance, t: this.host.clock(), r: key }),
+        (coordination, key) => recordRelease(coordination, { o: this.instance, t: this.host.clock(), r: key }),
       ),
       linkLeaseStore(resolve(path), () => this.host.clock()),
       (error) => this.host.report({ type: 'error', operation: 'lease-fallback', error }),

@@ -17,6 +17,8 @@ import { FREEING_WRITE } from './headroom.js';
 import { claimSweep, yieldTurn } from './sweep-claim.js';
 import { resumableSlices, type RangeReader } from './slices.js';
 import { currentVersion } from './versions.js';
+import { inLeaseTransaction, releaseVersion, type Coordination } from './coordination.js';
+import { MAX_POLL_RECORDS } from './feed.js';
 
 /**
  * How long the change log keeps a change at most, ms: a process that sleeps longer drops all its
@@ -56,11 +58,42 @@ const stampResume = new WeakMap<object, string>();
 export async function housekeep(env: LmdbEnvironment, now: number, owner: string): Promise<boolean> {
   if (!(await trimLog(env, now, owner))) return false;
   const stampIsOld = (stamp: ChangeStamp): boolean => stamp.t < now - 2 * TOMBSTONE_RETENTION;
+  const inDataFile: Commit = (action) => transact(env, env.entries, action, FREEING_WRITE);
   // Kept twice the retention: a compute that ran longer than it is not stored anyway, and the
   // margin absorbs a wall clock stepped forward.
-  if (!(await trimByScan(env, env.tombstones, stampIsOld, now, owner))) return false;
-  if (!(await trimByScan(env, env.clears, stampIsOld, now, owner))) return false;
-  return trimByScan<{ expiresAt: number }>(env, env.leases, (lease) => lease.expiresAt < now - CHANGE_RETENTION, now, owner);
+  if (!(await trimByScan(env, env, env.tombstones, stampIsOld, inDataFile, now, owner))) return false;
+  if (!(await trimByScan(env, env, env.clears, stampIsOld, inDataFile, now, owner))) return false;
+  let coordination: Coordination;
+  try {
+    coordination = env.coordination.get();
+  } catch {
+    return true;
+  }
+  const inCoordination: Commit = (action) => inLeaseTransaction(coordination, action);
+  const leaseIsDead = (lease: { expiresAt: number }): boolean => lease.expiresAt < now - CHANGE_RETENTION;
+  if (!(await trimByScan(env, coordination, coordination.leases, leaseIsDead, inCoordination, now, owner))) return false;
+  return trimReleases(coordination, now);
+}
+
+/** Commits one slice's removals; resolves with what `action` returned. */
+type Commit = (action: () => boolean) => Promise<boolean>;
+
+/** The released-leases log: only waiters awake at the moment read it, so a short past will do. */
+async function trimReleases(coordination: Coordination, now: number): Promise<boolean> {
+  for (;;) {
+    coordination.root.resetReadTxn();
+    const keepFrom = releaseVersion(coordination) - MAX_POLL_RECORDS;
+    const doomed: number[] = [];
+    for (const { key, value } of coordination.releases.getRange({ limit: TRIM_SLICE })) {
+      if (key > keepFrom && value.t >= now - CHANGE_RETENTION && value.t <= now + CHANGE_RETENTION) break;
+      doomed.push(key);
+    }
+    if (doomed.length === 0) return true;
+    await inLeaseTransaction(coordination, () => {
+      for (const key of doomed) coordination.releases.remove(key);
+    });
+    if (doomed.length < TRIM_SLICE) return true;
+  }
 }
 
 /** The log's oldest records, while too old or too many. */
@@ -78,13 +111,11 @@ async function trimLog(env: LmdbEnvironment, now: number, owner: string): Promis
     }
     const through = doomed.at(-1);
     if (through === undefined) return true;
-    const done = await transact(env, env.entries, () => {
-      if (!claimSweep(env, owner, now)) return false;
+    if (!(await claimSweep(env, owner, now))) return false;
+    await transact(env, env.entries, () => {
       for (const key of doomed) env.log.remove(key);
       env.meta.put('trimmed', Math.max(through, env.meta.get('trimmed') ?? 0));
-      return true;
     }, FREEING_WRITE);
-    if (!done) return false;
     if (doomed.length < TRIM_SLICE) return true;
   }
 }
@@ -93,23 +124,30 @@ async function trimLog(env: LmdbEnvironment, now: number, owner: string): Promis
  * Removes the records of `db` that `isOld` picks, reading a bounded number of rows per sweep from
  * where the last one stopped; each removal is judged again inside its transaction.
  */
-async function trimByScan<V>(env: LmdbEnvironment, db: LmdbEnvironment['tombstones'] | LmdbEnvironment['leases'], isOld: (value: V) => boolean, now: number, owner: string): Promise<boolean> {
+async function trimByScan<V>(
+  env: LmdbEnvironment,
+  snapshots: Pick<LmdbEnvironment, 'root'>,
+  db: LmdbEnvironment['tombstones'] | Coordination['leases'],
+  isOld: (value: V) => boolean,
+  commit: Commit,
+  now: number,
+  owner: string,
+): Promise<boolean> {
   const typed = db as unknown as RangeReader<string, V> & { get(key: string): V | undefined; remove(key: string): unknown };
-  for await (const slice of resumableSlices(env, typed, stampResume, TRIM_SLICE, STAMP_ROWS_PER_SWEEP, (a, b) => a === b)) {
+  for await (const slice of resumableSlices(snapshots, typed, stampResume, TRIM_SLICE, STAMP_ROWS_PER_SWEEP, (a, b) => a === b)) {
     const doomed = slice.filter((row) => isOld(row.value)).map((row) => row.key);
     if (doomed.length === 0) {
       await yieldTurn();
       continue;
     }
-    const done = await transact(env, env.entries, () => {
-      if (!claimSweep(env, owner, now)) return false;
+    if (!(await claimSweep(env, owner, now))) return false;
+    await commit(() => {
       for (const key of doomed) {
         const value = typed.get(key);
         if (value !== undefined && isOld(value)) typed.remove(key);
       }
       return true;
-    }, FREEING_WRITE);
-    if (!done) return false;
+    });
   }
   return true;
 }
