@@ -79,6 +79,22 @@ describe('the LMDB sweep, at scale', () => {
     assert.ok(Math.max(...removals) <= SLICE_ROWS, `one transaction removed ${Math.max(...removals)} entries`);
   });
 
+  it('a slice of large records stops once it has held the main thread for its budget, and the next one goes on', async (t) => {
+    const env = await openEnv(t, 'herdcache-sweep-budget');
+    const big = 'y'.repeat(1 << 20);
+    await transact(env, env.entries, () => {
+      for (let i = 0; i < 48; i++) {
+        const key = `0::big${String(i).padStart(3, '0')}`;
+        env.entries.put(key, storedRecord(key, { value: big, storedAt: T0 - 10_000 + i, freshUntil: T0 - 1, staleUntil: T0 - 1, delta: 0 }, 1, undefined));
+        env.byAge.put([T0 - 10_000 + i, key], T0 - 1);
+      }
+    });
+    const removals = removalsPerTransaction(env);
+    const result = await sweepEnvironment(env, T0, 1 << 30, 'a');
+    assert.equal(result.length, 48, 'every expired record goes');
+    assert.ok(removals.filter((n) => n > 0).length >= 2, `48 records of 1 MiB were judged in ${removals.length} transaction(s): ${removals.join(', ')}`);
+  });
+
   it('only one process sweeps a file at a time: another one finds the claim and leaves the work to it until it lapses', async (t) => {
     const env = await openEnv(t, 'herdcache-sweep-claim');
     await fill(env, 10, () => T0 - 1);

@@ -5,7 +5,8 @@
  *
  * Three rules keep its cost in proportion to the work and off the callers' backs:
  *   - Slices. The sweep reads at most SLICE_ROWS index rows, then removes what they named in
- *     one transaction, then gives the event loop back before the next slice. No step holds the
+ *     one transaction (stopping early once it has held the main thread for SLICE_BUDGET_MS),
+ *     then gives the event loop back before the next slice. No step holds the
  *     main thread for longer than a slice takes, whatever the file holds: evicting 200k entries
  *     is many short steps, not one long one.
  *   - One sweeper per file. Every process sharing the file runs the timer, but each slice first
@@ -43,6 +44,8 @@ export interface Eviction {
 
 /** Index rows read, and entries removed at most, per slice (one transaction). */
 export const SLICE_ROWS = 250;
+/** Main-thread time one slice's transaction may take before it leaves the rest to the next, ms. */
+const SLICE_BUDGET_MS = 2;
 /** Index rows the expired-only walk reads per sweep (in slices); the next sweep goes on from there. */
 const EXPIRY_ROWS_PER_SWEEP = 20_000;
 /** The sweep starts evicting at this share of maxBytes and stops below the lower one. */
@@ -98,9 +101,12 @@ async function evictExpired(env: LmdbEnvironment, now: number, owner: string, ev
       await yieldTurn();
       continue;
     }
-    const removed = await removeSlice(env, now, owner, expired, 'expired');
-    if (removed === undefined) return false;
-    evicted.push(...removed);
+    for (let rest: readonly IndexRow[] = expired; rest.length > 0; ) {
+      const removed = await removeSlice(env, now, owner, rest, 'expired');
+      if (removed === undefined) return false;
+      evicted.push(...removed.evicted);
+      rest = rest.slice(removed.judged);
+    }
   }
   return true;
 }
@@ -123,7 +129,7 @@ async function evictForSize(env: LmdbEnvironment, now: number, maxBytes: number,
     if (rows.length === 0) return true;
     const slice = await removeSlice(env, now, owner, rows, 'size');
     if (slice === undefined) return false;
-    evicted.push(...slice);
+    evicted.push(...slice.evicted);
   }
   return true;
 }
@@ -133,11 +139,17 @@ async function evictForSize(env: LmdbEnvironment, now: number, maxBytes: number,
  * (nothing removed) if another process holds the claim. For the size bound every named entry
  * goes; otherwise only those past their grand timeout, as their record (not the row) says.
  */
-async function removeSlice(env: LmdbEnvironment, now: number, owner: string, rows: readonly IndexRow[], pass: Eviction['cause']): Promise<Eviction[] | undefined> {
+async function removeSlice(env: LmdbEnvironment, now: number, owner: string, rows: readonly IndexRow[], pass: Eviction['cause']): Promise<{ evicted: Eviction[]; judged: number } | undefined> {
   if (!(await claimSweep(env, owner, now))) return undefined;
   return transact(env, env.entries, () => {
     const evicted: Eviction[] = [];
+    // Rows whose records are large or whose pages are cold take longer: past the budget the rest
+    // waits for the next transaction, so no slice holds the main thread for long on any machine.
+    const until = performance.now() + SLICE_BUDGET_MS;
+    let judged = 0;
     for (const index of rows) {
+      if (judged > 0 && judged % 16 === 0 && performance.now() > until) break;
+      judged++;
       const [storedAt, key] = index;
       let record: unknown;
       try {
@@ -157,6 +169,6 @@ async function removeSlice(env: LmdbEnvironment, now: number, owner: string, row
       env.entries.remove(key);
       evicted.push({ key, cause: expired ? 'expired' : 'size' });
     }
-    return evicted;
+    return { evicted, judged };
   }, FREEING_WRITE);
 }
