@@ -30,13 +30,20 @@ export interface PairedRatio {
   readonly p75: number;
 }
 
+/** The ns per op of each side in every pair, and their ratio, in the order measured. */
+export interface PairSamples {
+  readonly a: number[];
+  readonly b: number[];
+  readonly ratios: number[];
+}
+
 /**
  * Measures `a / b` as many adjacent pairs of short bursts (their order alternating), one ratio
  * per pair. On a shared virtual machine the speed of a core drifts over seconds (neighbours,
  * frequency); two bursts a few ms apart see the same drift, two rounds a second apart do not.
  */
-export async function pairedRatio(a: Operation, aIterations: number, b: Operation, bIterations: number, pairs: number): Promise<PairedRatio> {
-  const ratios: number[] = [];
+export async function pairedSamples(a: Operation, aIterations: number, b: Operation, bIterations: number, pairs: number): Promise<PairSamples> {
+  const samples: PairSamples = { a: [], b: [], ratios: [] };
   for (let i = 0; i < pairs; i++) {
     let aNs: number;
     let bNs: number;
@@ -47,8 +54,16 @@ export async function pairedRatio(a: Operation, aIterations: number, b: Operatio
       bNs = (await b.run(bIterations)) / bIterations;
       aNs = (await a.run(aIterations)) / aIterations;
     }
-    ratios.push(aNs / bNs);
+    samples.a.push(aNs);
+    samples.b.push(bNs);
+    samples.ratios.push(aNs / bNs);
   }
+  return samples;
+}
+
+/** {@link pairedSamples}, summed up: the median pair and the middle half of the pairs. */
+export async function pairedRatio(a: Operation, aIterations: number, b: Operation, bIterations: number, pairs: number): Promise<PairedRatio> {
+  const { ratios } = await pairedSamples(a, aIterations, b, bIterations, pairs);
   const [p25, median, p75] = percentiles(ratios, [25, 50, 75]) as [number, number, number];
   return { pairs, p25, median, p75 };
 }

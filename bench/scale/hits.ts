@@ -8,6 +8,7 @@ import { LRUCache } from 'lru-cache';
 import { open } from 'lmdb';
 import { createCache, lmdbTier, memoryTier, type Cache } from '../../src/index.js';
 import { calibrate, syncOperation, type Operation } from '../hot/measure.js';
+import { pairedSamples } from '../hot/paired.js';
 import { tempDir } from '../lib/paths.js';
 import type { Progress } from '../lib/progress.js';
 import { count } from '../lib/table.js';
@@ -43,24 +44,8 @@ async function measurePairs(a: Operation, b: Operation, pairs: number): Promise<
     await a.run(aN);
     await b.run(bN);
   }
-  const as: number[] = [];
-  const bs: number[] = [];
-  const ratios: number[] = [];
-  for (let i = 0; i < pairs; i++) {
-    let aNs: number;
-    let bNs: number;
-    if (i % 2 === 0) {
-      aNs = (await a.run(aN)) / aN;
-      bNs = (await b.run(bN)) / bN;
-    } else {
-      bNs = (await b.run(bN)) / bN;
-      aNs = (await a.run(aN)) / aN;
-    }
-    as.push(aNs);
-    bs.push(bNs);
-    ratios.push(aNs / bNs);
-  }
-  return { a: spread(as), b: spread(bs), ratio: spread(ratios) };
+  const samples = await pairedSamples(a, aN, b, bN, pairs);
+  return { a: spread(samples.a), b: spread(samples.b), ratio: spread(samples.ratios) };
 }
 
 interface SizeResult {

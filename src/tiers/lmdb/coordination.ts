@@ -175,6 +175,18 @@ export class LazyCoordination {
     return this.opened;
   }
 
+  /**
+   * The open environment, or undefined if it cannot be opened: for the work that goes on without
+   * it (the sweep unclaimed, followers unwoken), where only the leases must know why.
+   */
+  tryGet(): Coordination | undefined {
+    try {
+      return this.get();
+    } catch {
+      return undefined;
+    }
+  }
+
   /** Whether it was opened (and not closed). */
   get isOpen(): boolean {
     return this.opened !== undefined;

@@ -3,18 +3,20 @@
  *
  * Every write transaction appends a record to the file's change log (see versions.ts): a set or
  * delete names its key, a clear its prefix, each with the writer's instance id; a released lease
- * is logged in the coordination file (coordination.ts), followed the same way. A follower keeps a cursor in the log, the last record it read. Each poll renews its
- * read snapshot (another process's commit is visible only after that) and reads the records after
- * its cursor, skipping its own. The sweep trims the log's oldest records and writes how far it
- * trimmed: a follower whose cursor lies below that point missed changes it can never read, so it
- * drops every copy (a change of prefix '') and goes on from there; so does one that finds more
- * than MAX_POLL_RECORDS waiting, which it could not read without stalling its event loop. The
- * poll interval (`syncInterval`) bounds how long a memory copy may outlive a change made by another process.
+ * is logged in the coordination file (coordination.ts), followed the same way. A follower keeps
+ * a cursor in the log, the last record it read. Each poll renews its read snapshot (another
+ * process's commit is visible only after that) and reads the records after its cursor, skipping
+ * its own. The sweep trims the log's oldest records and writes how far it trimmed: a follower
+ * whose cursor lies below that point missed changes it can never read, so it drops every copy
+ * (a change of prefix '') and goes on from there; so does one that finds more than
+ * MAX_POLL_RECORDS waiting, which it could not read without stalling its event loop. The poll
+ * interval (`syncInterval`) bounds how long a memory copy may outlive a change made by another
+ * process.
  */
 import { Listeners } from '../../core/listeners.js';
 import type { Invalidation } from '../../core/tier.js';
 import type { LmdbEnvironment } from './env.js';
-import { releaseVersion, type Coordination } from './coordination.js';
+import { releaseVersion } from './coordination.js';
 import { currentVersion } from './versions.js';
 
 /** Records one poll reads at most; a follower further behind drops every copy instead. */
@@ -76,12 +78,8 @@ export class ChangeFeed {
    * coordination file yet, or far behind) skips them.
    */
   private pollReleases(env: LmdbEnvironment): void {
-    let coordination: Coordination;
-    try {
-      coordination = env.coordination.get();
-    } catch {
-      return;
-    }
+    const coordination = env.coordination.tryGet();
+    if (coordination === undefined) return;
     try {
       coordination.root.resetReadTxn();
       const latest = releaseVersion(coordination);

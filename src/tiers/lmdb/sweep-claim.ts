@@ -20,12 +20,8 @@ export const SWEEP_CLAIM = 5_000;
  * ```
  */
 export function claimedByAnother(env: LmdbEnvironment, owner: string, now: number): boolean {
-  let coordination: Coordination;
-  try {
-    coordination = env.coordination.get();
-  } catch {
-    return false;
-  }
+  const coordination = env.coordination.tryGet();
+  if (coordination === undefined) return false;
   coordination.root.resetReadTxn();
   return heldByAnother(coordination, owner, now);
 }
@@ -47,12 +43,8 @@ function heldByAnother(coordination: Coordination, owner: string, now: number): 
  * ```
  */
 export async function claimSweep(env: LmdbEnvironment, owner: string, now: number): Promise<boolean> {
-  let coordination: Coordination;
-  try {
-    coordination = env.coordination.get();
-  } catch {
-    return true;
-  }
+  const coordination = env.coordination.tryGet();
+  if (coordination === undefined) return true;
   try {
     return await inLeaseTransaction(coordination, () => {
       if (heldByAnother(coordination, owner, now)) return false;

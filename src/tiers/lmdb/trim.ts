@@ -63,12 +63,8 @@ export async function housekeep(env: LmdbEnvironment, now: number, owner: string
   // margin absorbs a wall clock stepped forward.
   if (!(await trimByScan(env, env, env.tombstones, stampIsOld, inDataFile, now, owner))) return false;
   if (!(await trimByScan(env, env, env.clears, stampIsOld, inDataFile, now, owner))) return false;
-  let coordination: Coordination;
-  try {
-    coordination = env.coordination.get();
-  } catch {
-    return true;
-  }
+  const coordination = env.coordination.tryGet();
+  if (coordination === undefined) return true;
   const inCoordination: Commit = (action) => inLeaseTransaction(coordination, action);
   const leaseIsDead = (lease: { expiresAt: number }): boolean => lease.expiresAt < now - CHANGE_RETENTION;
   if (!(await trimByScan(env, coordination, coordination.leases, leaseIsDead, inCoordination, now, owner))) return false;
